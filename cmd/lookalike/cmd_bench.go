@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/lookalike/lookalike/dataset"
+	"github.com/lookalike/lookalike/hashing"
+	"github.com/lookalike/lookalike/training"
+)
+
+type benchOptions struct {
+	dataOptions
+	Bits         int
+	Epochs       int
+	TorchScript  string
+	TorchThreads int
+	Python       string
+	JSON         bool
+}
+
+// benchReport is what 'bench train' prints.
+type benchReport struct {
+	Network          string  `json:"network"`
+	Bits             int     `json:"bits"`
+	BatchSize        int     `json:"batch_size"`
+	Cores            int     `json:"cores"`
+	Epochs           int     `json:"epochs"`
+	LookalikeImagesS float64 `json:"lookalike_images_per_s"`
+	TorchImagesS     float64 `json:"torch_images_per_s,omitempty"`
+	TorchThreads     int     `json:"torch_threads,omitempty"`
+	TorchVersion     string  `json:"torch_version,omitempty"`
+	Ratio            float64 `json:"ratio,omitempty"`
+	TorchError       string  `json:"torch_error,omitempty"`
+}
+
+func init() {
+	register(&command{
+		Name:  "bench",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]",
+		Short: "Measure training throughput against the PyTorch reference",
+		Long: `
+Bench train trains DSH on the reference network (conv32-bn-relu-pool,
+conv64-bn-relu-pool, fc512-relu, fc BITS; batch 128; Adam) over the fmnist-1k
+training images for --epochs epochs and reports images/s, leaving out the
+first step (graph compilation). It then runs the PyTorch reference
+(shared/anchors/torch_dsh_fmnist.py, Debian python3-torch) for the same
+epochs on the same machine, with --torch-threads threads, and prints both
+rates and their ratio (Lookalike / PyTorch).
+
+Example:
+
+	lookalike bench train --epochs 2`,
+		Flags: func(fs *flag.FlagSet) runFunc {
+			var o benchOptions
+			o.dataOptions.AddFlags(fs, "training images")
+			fs.IntVar(&o.Bits, "bits", 48, "code length")
+			fs.IntVar(&o.Epochs, "epochs", 2, "epochs to time, for each side")
+			fs.StringVar(&o.TorchScript, "torch-script", "../shared/anchors/torch_dsh_fmnist.py", "PyTorch reference script; empty skips it")
+			fs.IntVar(&o.TorchThreads, "torch-threads", runtime.NumCPU(), "threads for PyTorch (Lookalike uses all cores)")
+			fs.StringVar(&o.Python, "python", "/usr/bin/python3", "Python with Debian's python3-torch")
+			fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+			return func(ctx context.Context, args []string, out, errw io.Writer) error {
+				return runBench(ctx, o, args, out, errw)
+			}
+		},
+	})
+}
+
+func runBench(ctx context.Context, o benchOptions, args []string, stdout, _ io.Writer) error {
+	if len(args) != 1 || args[0] != "train" {
+		return badInput("usage: lookalike bench train [flags]")
+	}
+	if o.Epochs < 1 {
+		return badInput("--epochs must be at least 1")
+	}
+	split, err := o.split()
+	if err != nil {
+		return err
+	}
+	m, _ := hashing.Lookup("dsh")
+	c := training.NewConfig(m.(hashing.Deep), o.Bits)
+	c.Epochs = o.Epochs
+	r := benchReport{Network: c.Net.String(), Bits: o.Bits, BatchSize: c.BatchSize, Cores: runtime.NumCPU(), Epochs: o.Epochs}
+	rate, err := trainRate(ctx, c, split.Train)
+	if err != nil {
+		return err
+	}
+	r.LookalikeImagesS = rate
+	if o.TorchScript != "" {
+		r.TorchThreads = o.TorchThreads
+		r.TorchVersion, r.TorchImagesS, err = torchRate(ctx, o, split.Train.Len())
+		if err != nil {
+			r.TorchError = err.Error()
+		} else {
+			r.Ratio = r.LookalikeImagesS / r.TorchImagesS
+		}
+	}
+	if o.JSON {
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		return e.Encode(r)
+	}
+	fmt.Fprintf(stdout, "training throughput, %s, batch %d, %d epochs of %d images, %d cores\n",
+		r.Network, r.BatchSize, r.Epochs, split.Train.Len(), r.Cores)
+	fmt.Fprintf(stdout, "  lookalike (GoMLX pure Go)      %8.0f images/s\n", r.LookalikeImagesS)
+	if r.TorchError != "" {
+		fmt.Fprintf(stdout, "  pytorch reference              not measured: %s\n", r.TorchError)
+		return nil
+	}
+	if r.TorchImagesS > 0 {
+		fmt.Fprintf(stdout, "  pytorch %-8s (%d threads)  %8.0f images/s\n", r.TorchVersion, r.TorchThreads, r.TorchImagesS)
+		fmt.Fprintf(stdout, "  ratio lookalike/pytorch        %8.2fx\n", r.Ratio)
+	}
+	return nil
+}
+
+// trainRate trains for c.Epochs and returns images/s after the first step.
+func trainRate(ctx context.Context, c training.Config, set *dataset.Set) (float64, error) {
+	var stepped int
+	var start time.Time
+	c.OnStep = func(step int) {
+		if step == 1 {
+			start = time.Now()
+		} else {
+			stepped++
+		}
+	}
+	if _, err := training.Train(ctx, c, set); err != nil {
+		return 0, err
+	}
+	return float64(stepped*c.BatchSize) / time.Since(start).Seconds(), nil
+}
+
+var torchLine = regexp.MustCompile(`torch (\S+) .*s/epoch=([0-9.]+)`)
+
+// torchRate runs the PyTorch reference and converts its seconds per epoch
+// (over n training images) to images/s.
+func torchRate(ctx context.Context, o benchOptions, n int) (version string, rate float64, err error) {
+	if _, err := os.Stat(o.TorchScript); err != nil {
+		return "", 0, fmt.Errorf("reference script: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, o.Python, o.TorchScript, strconv.Itoa(o.Bits), strconv.Itoa(o.Epochs))
+	cmd.Env = append(os.Environ(), "THREADS="+strconv.Itoa(o.TorchThreads), "DATA="+o.Data)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) || errors.Is(err, exec.ErrNotFound) {
+			return "", 0, fmt.Errorf("%s failed (is python3-torch installed?): %v: %s", o.Python, err, lastLine(out))
+		}
+		return "", 0, err
+	}
+	m := torchLine.FindSubmatch(out)
+	if m == nil {
+		return "", 0, fmt.Errorf("unexpected reference output: %s", lastLine(out))
+	}
+	secs, _ := strconv.ParseFloat(string(m[2]), 64)
+	return string(m[1]), float64(n) / secs, nil
+}
+
+func lastLine(b []byte) string {
+	s := string(b)
+	for len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '\n' {
+			return s[i+1:]
+		}
+	}
+	return s
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lookalike/lookalike/eval"
+)
+
+type evalOptions struct {
+	dataOptions
+	Model string
+	JSON  bool
+	Plot  string
+}
+
+func init() {
+	register(&command{
+		Name:  "eval",
+		Usage: "eval --model MODEL [--protocol fmnist-1k] [--json] [--plot pr.svg]",
+		Short: "Evaluate a model under an evaluation protocol",
+		Long: `
+Eval encodes the protocol's queries and database with the model, ranks the
+database for every query by Hamming distance (ties by database position) and
+prints mAP@all, mAP@1000, P@1000, the precision within Hamming radius 2 (with
+the fraction of queries whose radius-2 ball is empty) and the PR curve, as
+shared/protocols.md defines them.
+
+--json prints the report as JSON (protocol, method, bits, map_all,
+map_at_1000, p_r2, pr_curve, ...); --plot writes the PR curve as an SVG (or a
+PNG, by the file's extension).
+
+Example:
+
+	lookalike eval --model dsh48.lkm --protocol fmnist-1k --json`,
+		Flags: func(fs *flag.FlagSet) runFunc {
+			var o evalOptions
+			o.dataOptions.AddFlags(fs, "queries and database")
+			fs.StringVar(&o.Model, "model", "", "model file (required)")
+			fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+			fs.StringVar(&o.Plot, "plot", "", "write the PR curve plot to this .svg or .png file")
+			return func(ctx context.Context, args []string, out, errw io.Writer) error {
+				return runEval(ctx, o, args, out, errw)
+			}
+		},
+	})
+}
+
+func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Writer) error {
+	if len(args) > 0 {
+		return badInput("unexpected arguments %q", args)
+	}
+	m, enc, err := loadModel(o.Model)
+	if err != nil {
+		return err
+	}
+	split, err := o.split()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	q, err := encodeSet(enc, split.Query)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db, err := encodeSet(enc, split.Database)
+	if err != nil {
+		return err
+	}
+	encodeTime := time.Since(start)
+	r, err := eval.Hamming(q, split.Query.Labels, db, split.Database.Labels)
+	if err != nil {
+		return err
+	}
+	r.Protocol, r.Method, r.Seed = split.Protocol, m.Header.Method, m.Header.Training.Seed
+	if o.Plot != "" {
+		if err := eval.WritePlot(o.Plot, fmt.Sprintf("PR curve: %s %d bits, %s", r.Method, r.Bits, r.Protocol), []eval.Curve{{Label: r.Method, Points: r.PR}}); err != nil {
+			return err
+		}
+	}
+	if o.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(stdout, "encoded %d queries and %d database images in %.1f s\n", r.Queries, r.Database, encodeTime.Seconds())
+	eval.WriteTable(stdout, r)
+	return nil
+}

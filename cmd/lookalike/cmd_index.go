@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lookalike/lookalike/codes"
+	"github.com/lookalike/lookalike/index"
+	"github.com/lookalike/lookalike/modelfile"
+)
+
+// An index directory holds:
+//
+//	meta.json   what the index is (indexMeta)
+//	model.lkm   the model that encoded it, so searching needs nothing else
+//	codes.lkc   the database codes and labels
+//	paths.txt   one file path per code, when built from a folder
+const (
+	metaFile  = "meta.json"
+	modelFile = "model.lkm"
+	codesFile = "codes.lkc"
+	pathsFile = "paths.txt"
+
+	indexFormat  = "lookalike-index"
+	indexVersion = 1
+)
+
+type indexMeta struct {
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+	Kind    string `json:"kind"`
+	Method  string `json:"method"`
+	Bits    int    `json:"bits"`
+	Count   int    `json:"count"`
+	Source  string `json:"source"`
+}
+
+type indexOptions struct {
+	dataOptions
+	Model string
+	Index string
+}
+
+func init() {
+	register(&command{
+		Name:  "index",
+		Usage: "index --model MODEL --index DIR [--protocol P | --images DIR]",
+		Short: "Encode a database and build a Hamming index directory",
+		Long: `
+Index encodes the protocol's database (or a folder of images) with the model
+and writes an index directory: meta.json, a copy of the model, the codes with
+their labels and, for a folder, the image paths. 'lookalike search' reads it.
+
+Example:
+
+	lookalike index --model dsh48.lkm --protocol fmnist-1k --index fmnist.idx`,
+		Flags: func(fs *flag.FlagSet) runFunc {
+			var o indexOptions
+			o.dataOptions.AddFlags(fs, "database")
+			fs.StringVar(&o.Model, "model", "", "model file (required)")
+			fs.StringVar(&o.Index, "index", "", "index directory to write (required)")
+			return func(ctx context.Context, args []string, out, errw io.Writer) error {
+				return runIndex(ctx, o, args, out, errw)
+			}
+		},
+	})
+}
+
+func runIndex(_ context.Context, o indexOptions, args []string, _, errw io.Writer) error {
+	if len(args) > 0 {
+		return badInput("unexpected arguments %q", args)
+	}
+	if o.Index == "" {
+		return badInput("--index is required")
+	}
+	m, enc, err := loadModel(o.Model)
+	if err != nil {
+		return err
+	}
+	set, paths, err := o.load(m.Header.Preprocess, "database", errw)
+	if err != nil {
+		return err
+	}
+	cs, err := encodeSet(enc, set)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.Index, 0o755); err != nil {
+		return err
+	}
+	if err := modelfile.WriteFile(filepath.Join(o.Index, modelFile), m); err != nil {
+		return err
+	}
+	if err := codes.WriteFile(filepath.Join(o.Index, codesFile), cs, set.Labels); err != nil {
+		return err
+	}
+	source := o.Protocol + ":database"
+	if o.Images != "" {
+		source = "folder:" + o.Images
+		err := codes.AtomicWrite(filepath.Join(o.Index, pathsFile), func(w io.Writer) error {
+			_, err := io.WriteString(w, strings.Join(paths, "\n")+"\n")
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	meta := indexMeta{Format: indexFormat, Version: indexVersion, Kind: "hamming-flat",
+		Method: m.Header.Method, Bits: cs.Bits, Count: cs.Len(), Source: source}
+	// meta.json goes last: an index directory without it is incomplete.
+	err = codes.AtomicWrite(filepath.Join(o.Index, metaFile), func(w io.Writer) error {
+		e := json.NewEncoder(w)
+		e.SetIndent("", "  ")
+		return e.Encode(meta)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(errw, "indexed %d images (%d bits, %s) in %s\n", cs.Len(), cs.Bits, m.Header.Method, o.Index)
+	return nil
+}
+
+// openedIndex is an index directory loaded for searching.
+type openedIndex struct {
+	meta   indexMeta
+	codes  *codes.Set
+	labels []int32
+	paths  []string
+	index  *index.Hamming
+}
+
+func openIndex(dir string) (*openedIndex, error) {
+	if dir == "" {
+		return nil, badInput("--index is required")
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return nil, inputError{fmt.Errorf("%s is not an index directory: %w", dir, err)}
+	}
+	var ix openedIndex
+	if err := json.Unmarshal(raw, &ix.meta); err != nil || ix.meta.Format != indexFormat {
+		return nil, badInput("%s: not a Lookalike index meta file", filepath.Join(dir, metaFile))
+	}
+	if ix.meta.Version != indexVersion {
+		return nil, badInput("%s: index version %d, this build reads %d", dir, ix.meta.Version, indexVersion)
+	}
+	if ix.codes, ix.labels, err = codes.ReadFile(filepath.Join(dir, codesFile)); err != nil {
+		return nil, inputError{err}
+	}
+	if ix.codes.Len() != ix.meta.Count || ix.codes.Bits != ix.meta.Bits {
+		return nil, badInput("%s: codes (%d x %d bits) disagree with meta.json (%d x %d bits)",
+			dir, ix.codes.Len(), ix.codes.Bits, ix.meta.Count, ix.meta.Bits)
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, pathsFile)); err == nil {
+		ix.paths = strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+		if len(ix.paths) != ix.codes.Len() {
+			return nil, badInput("%s: %d paths for %d codes", dir, len(ix.paths), ix.codes.Len())
+		}
+	}
+	ix.index = index.NewHamming(ix.codes)
+	return &ix, nil
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/lookalike/lookalike/codes"
+	"github.com/lookalike/lookalike/dataset"
+	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/modelfile"
+)
+
+// dataOptions selects the images a command works on: a protocol split of
+// Fashion-MNIST, or a folder with one sub-folder per class.
+type dataOptions struct {
+	Protocol string
+	Data     string
+	Images   string
+}
+
+func (o *dataOptions) AddFlags(fs *flag.FlagSet, what string) {
+	fs.StringVar(&o.Protocol, "protocol", "fmnist-1k", "evaluation protocol whose "+what+" to use: "+fmt.Sprint(dataset.ProtocolNames()))
+	fs.StringVar(&o.Data, "data", dataset.DefaultFashionMNIST, "directory of the Fashion-MNIST idx files")
+	fs.StringVar(&o.Images, "images", "", "use this folder of images (one sub-folder per class) instead of a protocol")
+}
+
+// split loads the protocol's split.
+func (o *dataOptions) split() (*dataset.Split, error) {
+	p, err := dataset.LookupProtocol(o.Protocol)
+	if err != nil {
+		return nil, inputError{err}
+	}
+	return p.Load(o.Data)
+}
+
+// folder reads the image folder at the network's input size, reporting
+// skipped files on warn.
+func (o *dataOptions) folder(pre modelfile.Preprocess, warn func(string)) (*dataset.Folder, error) {
+	f, err := dataset.ReadFolder(o.Images, pre.Height, pre.Width, pre.Channels)
+	if err != nil {
+		return nil, inputError{err}
+	}
+	for _, s := range f.Skipped {
+		warn("skipped " + s.Error())
+	}
+	return f, nil
+}
+
+// loadModel reads a model file and builds its encoder.
+func loadModel(path string) (*modelfile.Model, *encoder.Encoder, error) {
+	if path == "" {
+		return nil, nil, badInput("--model is required")
+	}
+	m, err := modelfile.ReadFile(path)
+	if err != nil {
+		return nil, nil, inputError{fmt.Errorf("read model: %w", err)}
+	}
+	store, err := modelfile.ToStore(nil, m.Variables)
+	if err != nil {
+		return nil, nil, inputError{fmt.Errorf("model %s: %w", path, err)}
+	}
+	enc, err := encoder.NewEncoder(m.Header.Network, store)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, enc, nil
+}
+
+// encodeSet runs the encoder over a set and packs the signs into codes.
+func encodeSet(enc *encoder.Encoder, set *dataset.Set) (*codes.Set, error) {
+	if set.Height != enc.Net.Height || set.Width != enc.Net.Width || set.Channels != enc.Net.Channels {
+		return nil, badInput("images are %dx%dx%d, the model takes %dx%dx%d",
+			set.Height, set.Width, set.Channels, enc.Net.Height, enc.Net.Width, enc.Net.Channels)
+	}
+	out, err := enc.Encode(set.Pixels, set.Len())
+	if err != nil {
+		return nil, err
+	}
+	cs, err := codes.New(enc.Net.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	cs.AppendSigns(out)
+	return cs, nil
+}

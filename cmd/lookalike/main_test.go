@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lookalike/lookalike/dataset"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRun_BadInput(t *testing.T) {
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "bad.lkm")
+	os.WriteFile(corrupt, []byte("LKMODEL\x00\x01\x00\x00\x00garbage"), 0o644)
+	textModel := filepath.Join(dir, "text.lkm")
+	os.WriteFile(textModel, []byte("hello"), 0o644)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"unknown command", []string{"frobnicate"}, exitBadInput, "unknown command"},
+		{"unknown flag", []string{"train", "--nope"}, exitBadInput, "flag provided but not defined"},
+		{"zero bits", []string{"train", "--bits", "0"}, exitBadInput, "outside the supported range"},
+		{"too many bits", []string{"train", "--bits", "5000"}, exitBadInput, "outside the supported range"},
+		{"unknown method", []string{"train", "--method", "nope"}, exitBadInput, "unknown method"},
+		{"unknown protocol", []string{"train", "--protocol", "cifar"}, exitBadInput, "unknown protocol"},
+		{"missing dataset", []string{"train", "--data", dir}, exitBadInput, "apt-get install -y dataset-fashion-mnist"},
+		{"no model", []string{"eval"}, exitBadInput, "--model is required"},
+		{"truncated model", []string{"eval", "--model", corrupt}, exitBadInput, "truncated"},
+		{"not a model", []string{"eval", "--model", textModel}, exitBadInput, "not a Lookalike model file"},
+		{"missing model", []string{"eval", "--model", filepath.Join(dir, "none")}, exitBadInput, "no such file"},
+		{"k zero", []string{"search", "--index", dir, "--k", "0", "--id", "1"}, exitBadInput, "--k must be at least 1"},
+		{"no query", []string{"search", "--index", dir}, exitBadInput, "IMAGE argument or --id"},
+		{"not an index", []string{"search", "--index", dir, "--id", "1"}, exitBadInput, "not an index directory"},
+		{"bad filters", []string{"train", "--filters", "3,x"}, exitBadInput, "not a positive integer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(stderr, tc.wantErr) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.wantCode, tc.wantErr)
+			}
+			if strings.Contains(stderr, "goroutine") {
+				t.Fatalf("stack trace printed: %s", stderr)
+			}
+		})
+	}
+}
+
+func TestRun_Help(t *testing.T) {
+	for _, name := range []string{"train", "encode", "index", "search", "eval", "methods", "bench"} {
+		code, out, _ := runCLI(t, name, "--help")
+		if code != 0 || !strings.Contains(out, "Usage: lookalike "+name) || !strings.Contains(out, "Example") {
+			t.Errorf("%s --help: exit %d, %q", name, code, out)
+		}
+	}
+	if code, out, _ := runCLI(t, "methods"); code != 0 || !strings.Contains(out, "Liu") {
+		t.Errorf("methods: exit %d, %q", code, out)
+	}
+}
+
+// writeShapes makes a folder of 28x28 images in two classes: a bright
+// square in the top-left corner, or a bright bar at the bottom.
+func writeShapes(t *testing.T, dir string, perClass int) {
+	t.Helper()
+	for c, name := range []string{"bars", "squares"} {
+		os.MkdirAll(filepath.Join(dir, name), 0o755)
+		for i := 0; i < perClass; i++ {
+			img := image.NewGray(image.Rect(0, 0, 28, 28))
+			for y := 0; y < 28; y++ {
+				for x := 0; x < 28; x++ {
+					on := (c == 1 && x < 12+i%3 && y < 12) || (c == 0 && y > 20-i%3)
+					if on {
+						img.SetGray(x, y, color.Gray{uint8(200 + i)})
+					}
+				}
+			}
+			f, _ := os.Create(filepath.Join(dir, name, string(rune('a'+i))+".png"))
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
+}
+
+// TestRun_FolderEndToEnd trains on a folder of images, indexes it and
+// searches by position and by image file.
+func TestRun_FolderEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	photos := filepath.Join(dir, "photos")
+	writeShapes(t, photos, 16)
+	os.WriteFile(filepath.Join(photos, "bars", "broken.png"), []byte("no"), 0o644)
+	model := filepath.Join(dir, "m.lkm")
+	code, _, stderr := runCLI(t, "train", "--images", photos, "--bits", "16", "--filters", "4", "--hidden", "16",
+		"--epochs", "3", "--batch", "8", "--out", model, "--quiet")
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "broken.png") {
+		t.Errorf("the broken file was not reported: %s", stderr)
+	}
+	if _, err := os.Stat(model + ".ckpt"); !os.IsNotExist(err) {
+		t.Errorf("checkpoint left behind: %v", err)
+	}
+	raw, _ := os.ReadFile(model)
+	raw[len(raw)/2] ^= 1
+	flipped := filepath.Join(dir, "flipped.lkm")
+	os.WriteFile(flipped, raw, 0o644)
+	if code, _, stderr := runCLI(t, "eval", "--model", flipped); code != exitBadInput || !strings.Contains(stderr, "checksum mismatch") {
+		t.Errorf("flipped model byte: exit %d, %q", code, stderr)
+	}
+	idx := filepath.Join(dir, "idx")
+	if code, _, stderr := runCLI(t, "index", "--model", model, "--images", photos, "--index", idx); code != 0 {
+		t.Fatalf("index: exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Results []searchResult `json:"results"`
+	}
+	code, out, stderr := runCLI(t, "search", "--index", idx, "--k", "5", "--json", filepath.Join(photos, "squares", "a.png"))
+	if code != 0 {
+		t.Fatalf("search: exit %d: %s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Results) != 5 {
+		t.Fatalf("search output %q: %v", out, err)
+	}
+	if top := res.Results[0]; top.Distance != 0 || !strings.HasSuffix(top.Path, filepath.Join("squares", "a.png")) {
+		t.Errorf("searching an indexed image: top hit %+v, want itself at distance 0", top)
+	}
+	code, out, _ = runCLI(t, "search", "--index", idx, "--id", "0", "--k", "3")
+	if code != 0 || !strings.Contains(out, "RANK") {
+		t.Errorf("search --id: exit %d, %q", code, out)
+	}
+	if code, _, _ := runCLI(t, "search", "--index", idx, "--id", "99"); code != exitBadInput {
+		t.Errorf("--id out of range: exit %d", code)
+	}
+	text := filepath.Join(dir, "notes.png")
+	os.WriteFile(text, []byte("hello"), 0o644)
+	if code, _, stderr := runCLI(t, "search", "--index", idx, text); code != exitBadInput || !strings.Contains(stderr, "notes.png") {
+		t.Errorf("text file as image: exit %d, %q", code, stderr)
+	}
+}
+
+// TestRun_FashionMNIST trains a small model for one epoch on fmnist-1k and
+// checks the evaluation JSON. Skipped without the Debian dataset.
+func TestRun_FashionMNIST(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(dataset.DefaultFashionMNIST, "train-images-idx3-ubyte.gz")); err != nil {
+		t.Skip("Fashion-MNIST not installed: " + dataset.InstallHint)
+	}
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.lkm")
+	code, _, stderr := runCLI(t, "train", "--bits", "16", "--filters", "8,16", "--hidden", "64",
+		"--epochs", "1", "--out", model, "--quiet")
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	code, out, stderr := runCLI(t, "eval", "--model", model, "--protocol", "fmnist-1k", "--json", "--plot", filepath.Join(dir, "pr.svg"))
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, stderr)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"protocol", "method", "bits", "map_all", "map_at_1000", "p_r2"} {
+		if _, ok := r[key]; !ok {
+			t.Errorf("JSON lacks %q", key)
+		}
+	}
+	if r["protocol"] != "fmnist-1k" || r["method"] != "dsh" || r["bits"] != 16.0 {
+		t.Errorf("report %v", r)
+	}
+	// One epoch of a small network is far above chance (0.1).
+	if m := r["map_all"].(float64); m < 0.4 {
+		t.Errorf("mAP@all after one epoch = %v, want > 0.4", m)
+	}
+}

@@ -1,0 +1,114 @@
+// Package encoder holds the networks that turn images into real-valued
+// outputs, from which the hashing methods take their codes.
+//
+// The networks are GoMLX graphs built for the pure-Go backend: convolution
+// and pooling are written (in layers.go) in the forms that backend trains
+// fast.
+package encoder
+
+import (
+	"fmt"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// CNN describes the reference hashing network: a stack of
+// conv-batchnorm-relu-maxpool blocks, fully connected ReLU layers, and a
+// linear output layer of Outputs units (the code length for hashing).
+//
+// The zero value is not useful; start from Reference and change fields.
+type CNN struct {
+	// Height, Width and Channels give the input image shape.
+	Height, Width, Channels int
+	// Filters holds the number of filters of each convolutional block.
+	// Reference: [32 64].
+	Filters []int
+	// Kernel is the square convolution kernel size (odd). Reference: 3.
+	Kernel int
+	// Hidden holds the widths of the fully connected ReLU layers between the
+	// convolutions and the output. Reference: [512].
+	Hidden []int
+	// Outputs is the width of the final linear layer.
+	Outputs int
+}
+
+// Reference returns the network of shared/anchors/torch_dsh_fmnist.py for
+// 28x28 gray images: conv32-bn-relu-pool, conv64-bn-relu-pool, fc512-relu,
+// fc outputs.
+func Reference(outputs int) CNN {
+	return CNN{Height: 28, Width: 28, Channels: 1, Filters: []int{32, 64}, Kernel: 3, Hidden: []int{512}, Outputs: outputs}
+}
+
+// Validate reports a configuration that cannot be built.
+func (c CNN) Validate() error {
+	switch {
+	case c.Height < 1 || c.Width < 1 || c.Channels < 1:
+		return fmt.Errorf("encoder: input shape %dx%dx%d is invalid", c.Height, c.Width, c.Channels)
+	case c.Kernel < 1 || c.Kernel%2 == 0:
+		return fmt.Errorf("encoder: kernel %d must be odd and positive", c.Kernel)
+	case c.Outputs < 1:
+		return fmt.Errorf("encoder: outputs %d must be positive", c.Outputs)
+	}
+	h, w := c.Height, c.Width
+	for i, f := range c.Filters {
+		if f < 1 {
+			return fmt.Errorf("encoder: block %d has %d filters", i, f)
+		}
+		h, w = h/2, w/2
+		if h < 1 || w < 1 {
+			return fmt.Errorf("encoder: %d pooling blocks shrink a %dx%d input to nothing", len(c.Filters), c.Height, c.Width)
+		}
+	}
+	for i, n := range c.Hidden {
+		if n < 1 {
+			return fmt.Errorf("encoder: hidden layer %d has width %d", i, n)
+		}
+	}
+	return nil
+}
+
+// String gives the architecture in the compact form model files record,
+// e.g. "28x28x1 conv32-bn-relu-pool conv64-bn-relu-pool fc512-relu fc48".
+func (c CNN) String() string {
+	s := fmt.Sprintf("%dx%dx%d", c.Height, c.Width, c.Channels)
+	for _, f := range c.Filters {
+		s += fmt.Sprintf(" conv%d-bn-relu-pool", f)
+	}
+	for _, n := range c.Hidden {
+		s += fmt.Sprintf(" fc%d-relu", n)
+	}
+	return s + fmt.Sprintf(" fc%d", c.Outputs)
+}
+
+// Features builds the network up to and including its last hidden layer,
+// returning [batch, Hidden[last]] (or the flattened convolutional features
+// when there is no hidden layer). Methods that add their own heads start
+// from here.
+//
+// x is [batch, Height, Width, Channels].
+func (c CNN) Features(scope *model.Scope, x *Node) *Node {
+	x.AssertDims(-1, c.Height, c.Width, c.Channels)
+	for i, f := range c.Filters {
+		s := scope.In("%03d_conv", i)
+		x = Conv2D(s, x, f, c.Kernel)
+		x = BatchNorm(s, x)
+		// Max-pooling commutes with ReLU; pooling first runs the ReLU on a
+		// quarter of the values.
+		x = Relu(MaxPool2(x))
+	}
+	batch := x.Shape().Dimensions[0]
+	x = Reshape(x, batch, x.Shape().Size()/batch)
+	for i, n := range c.Hidden {
+		x = Dense(scope.In("%03d_fc", len(c.Filters)+i), x, n)
+		x = Relu(x)
+	}
+	return x
+}
+
+// Build builds the whole network: [batch, Height, Width, Channels] in,
+// [batch, Outputs] out.
+func (c CNN) Build(scope *model.Scope, x *Node) *Node {
+	h := c.Features(scope, x)
+	return Dense(scope.In("%03d_out", len(c.Filters)+len(c.Hidden)), h, c.Outputs)
+}

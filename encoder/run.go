@@ -1,0 +1,89 @@
+package encoder
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// Scope is the root scope of the network's variables in a store.
+const Scope = "net"
+
+var (
+	backendOnce sync.Once
+	backend     compute.Backend
+	backendErr  error
+)
+
+// Backend returns the process's pure-Go GoMLX backend. The XLA backend is
+// never loaded: it would download its plugin at first use.
+func Backend() (compute.Backend, error) {
+	backendOnce.Do(func() { backend, backendErr = gobackend.New("") })
+	if backendErr != nil {
+		return nil, fmt.Errorf("encoder: start GoMLX pure-Go backend: %w", backendErr)
+	}
+	return backend, nil
+}
+
+// InferenceBatch is the number of images run through the network at once
+// when encoding.
+const InferenceBatch = 500
+
+// Encoder runs a trained network in inference mode (batch normalization
+// with its running averages).
+type Encoder struct {
+	Net   CNN
+	store *model.Store
+	exec  *model.Exec
+	mu    sync.Mutex
+}
+
+// NewEncoder returns an encoder for net with the variables of store.
+func NewEncoder(net CNN, store *model.Store) (*Encoder, error) {
+	b, err := Backend()
+	if err != nil {
+		return nil, err
+	}
+	exec, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
+		return net.Build(scope.In(Scope), x)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoder: build inference graph: %w", err)
+	}
+	return &Encoder{Net: net, store: store, exec: exec}, nil
+}
+
+// Encode runs the network on n images held back to back in pixels and
+// returns n rows of Net.Outputs values.
+func (e *Encoder) Encode(pixels []float32, n int) ([]float32, error) {
+	size := e.Net.Height * e.Net.Width * e.Net.Channels
+	if len(pixels) != n*size {
+		return nil, fmt.Errorf("encoder: %d values for %d images of %d", len(pixels), n, size)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]float32, 0, n*e.Net.Outputs)
+	for lo := 0; lo < n; lo += InferenceBatch {
+		hi := min(lo+InferenceBatch, n)
+		x := tensors.FromFlatDataAndDimensions(pixels[lo*size:hi*size], hi-lo, e.Net.Height, e.Net.Width, e.Net.Channels)
+		res, err := e.exec.Exec(x)
+		if err != nil {
+			return nil, fmt.Errorf("encoder: run network: %w", err)
+		}
+		vals, err := tensors.CopyFlatData[float32](res[0])
+		if err != nil {
+			return nil, fmt.Errorf("encoder: read outputs: %w", err)
+		}
+		out = append(out, vals...)
+		for _, t := range res {
+			t.FinalizeAll()
+		}
+		x.FinalizeAll()
+	}
+	return out, nil
+}

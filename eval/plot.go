@@ -1,0 +1,169 @@
+package eval
+
+import (
+	"fmt"
+	"html"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/lookalike/lookalike/codes"
+)
+
+// Curve is one labelled precision-recall curve.
+type Curve struct {
+	Label  string
+	Points []PRPoint
+}
+
+// Plot geometry, in pixels.
+const (
+	plotW, plotH            = 640, 480
+	marginL, marginR        = 60, 20
+	marginT, marginB        = 40, 50
+	innerW, innerH          = plotW - marginL - marginR, plotH - marginT - marginB
+	legendX, legendY, lineH = marginL + 10, marginT + 16, 16
+)
+
+var palette = []color.RGBA{
+	{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255},
+	{148, 103, 189, 255}, {140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255},
+}
+
+// xy maps (recall, precision) in [0,1]^2 to pixel coordinates.
+func xy(recall, precision float64) (int, int) {
+	return marginL + int(recall*innerW+0.5), marginT + innerH - int(precision*innerH+0.5)
+}
+
+// WritePlot writes curves as precision (y) against recall (x) to path, as
+// SVG or PNG by its extension.
+func WritePlot(path, title string, curves []Curve) error {
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext != ".svg" && ext != ".png" {
+		return fmt.Errorf("eval: plot file %s must end in .svg or .png", path)
+	}
+	return codes.AtomicWrite(path, func(w io.Writer) error {
+		if ext == ".svg" {
+			return writeSVG(w, title, curves)
+		}
+		return writePNG(w, title, curves)
+	})
+}
+
+func writeSVG(w io.Writer, title string, curves []Curve) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", plotW, plotH)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="14">%s</text>`+"\n", marginL, html.EscapeString(title))
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="black"/>`+"\n", marginL, marginT, innerW, innerH)
+	for i := 0; i <= 10; i++ {
+		v := float64(i) / 10
+		x, _ := xy(v, 0)
+		_, y := xy(0, v)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ddd"/>`, x, marginT, x, marginT+innerH)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ddd"/>`+"\n", marginL, y, marginL+innerW, y)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%.1f</text>`, x, marginT+innerH+16, v)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%.1f</text>`+"\n", marginL-6, y+4, v)
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">recall</text>`+"\n", marginL+innerW/2, plotH-12)
+	fmt.Fprintf(&b, `<text x="16" y="%d" transform="rotate(-90 16 %d)" text-anchor="middle">precision</text>`+"\n", marginT+innerH/2, marginT+innerH/2)
+	for i, c := range curves {
+		col := palette[i%len(palette)]
+		var pts []string
+		for _, p := range c.Points {
+			x, y := xy(p.Recall, p.Precision)
+			pts = append(pts, fmt.Sprintf("%d,%d", x, y))
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="rgb(%d,%d,%d)" stroke-width="2" points="%s"/>`+"\n", col.R, col.G, col.B, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="rgb(%d,%d,%d)">%s</text>`+"\n", legendX, legendY+i*lineH, col.R, col.G, col.B, html.EscapeString(c.Label))
+	}
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writePNG(w io.Writer, title string, curves []Curve) error {
+	img := image.NewRGBA(image.Rect(0, 0, plotW, plotH))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	grey := color.RGBA{221, 221, 221, 255}
+	for i := 0; i <= 10; i++ {
+		v := float64(i) / 10
+		x, _ := xy(v, 0)
+		_, y := xy(0, v)
+		line(img, x, marginT, x, marginT+innerH, grey)
+		line(img, marginL, y, marginL+innerW, y, grey)
+		text(img, x-8, marginT+innerH+16, fmt.Sprintf("%.1f", v), color.Black)
+		text(img, marginL-30, y+4, fmt.Sprintf("%.1f", v), color.Black)
+	}
+	x0, y0 := xy(0, 0)
+	x1, y1 := xy(1, 1)
+	for _, s := range [][4]int{{x0, y0, x1, y0}, {x0, y1, x1, y1}, {x0, y0, x0, y1}, {x1, y0, x1, y1}} {
+		line(img, s[0], s[1], s[2], s[3], color.Black)
+	}
+	text(img, marginL, 24, title, color.Black)
+	text(img, marginL+innerW/2-20, plotH-12, "recall", color.Black)
+	text(img, 4, marginT-8, "precision", color.Black)
+	for i, c := range curves {
+		col := palette[i%len(palette)]
+		for j := 1; j < len(c.Points); j++ {
+			ax, ay := xy(c.Points[j-1].Recall, c.Points[j-1].Precision)
+			bx, by := xy(c.Points[j].Recall, c.Points[j].Precision)
+			line(img, ax, ay, bx, by, col)
+			line(img, ax, ay+1, bx, by+1, col)
+		}
+		text(img, legendX, legendY+i*lineH, c.Label, col)
+	}
+	return png.Encode(w, img)
+}
+
+// line draws with Bresenham's algorithm.
+func line(img *image.RGBA, x0, y0, x1, y1 int, c color.Color) {
+	dx, dy := abs(x1-x0), -abs(y1-y0)
+	sx, sy := sign(x1-x0), sign(y1-y0)
+	e := dx + dy
+	for {
+		img.Set(x0, y0, c)
+		if x0 == x1 && y0 == y1 {
+			return
+		}
+		e2 := 2 * e
+		if e2 >= dy {
+			e += dy
+			x0 += sx
+		}
+		if e2 <= dx {
+			e += dx
+			y0 += sy
+		}
+	}
+}
+
+func text(img *image.RGBA, x, y int, s string, c color.Color) {
+	d := font.Drawer{Dst: img, Src: image.NewUniform(c), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
+	d.DrawString(s)
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func sign(x int) int {
+	switch {
+	case x > 0:
+		return 1
+	case x < 0:
+		return -1
+	}
+	return 0
+}

@@ -1,0 +1,297 @@
+// Package modelfile reads and writes trained models: a JSON header that
+// records everything encoding needs (method, bits, architecture,
+// preprocessing) and the network's variables, with a checksum.
+//
+// The same format holds training checkpoints, whose header also records
+// the training state and whose variables include the optimizer's.
+package modelfile
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+
+	"github.com/lookalike/lookalike/codes"
+	"github.com/lookalike/lookalike/encoder"
+)
+
+// The model file:
+//
+//	offset size
+//	0      8    magic "LKMODEL\x00"
+//	8      4    format version (little endian, as all fields)
+//	12     4    header length h
+//	16     h    header, JSON
+//	...         variables, each: name length (u16), name, dtype (u8),
+//	            rank (u8), dims (u32 each), values (8 bytes for int64 and
+//	            float64, 4 for float32 and int32)
+//	...    4    CRC-32C (Castagnoli) of all preceding bytes
+const (
+	Magic   = "LKMODEL\x00"
+	Version = 1
+
+	maxFile     = 1 << 31
+	maxElements = 1 << 28
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Errors of reading a model file, checked in this order.
+var (
+	ErrInvalid         = errors.New("modelfile: not a Lookalike model file (bad magic)")
+	ErrVersionMismatch = errors.New("modelfile: unsupported model file version")
+	ErrChecksum        = errors.New("modelfile: checksum mismatch (file is corrupt)")
+	ErrTruncated       = errors.New("modelfile: file is truncated")
+)
+
+// Preprocess says how images become network input.
+type Preprocess struct {
+	Height   int `json:"height"`
+	Width    int `json:"width"`
+	Channels int `json:"channels"`
+	// Scale multiplies 8-bit pixel values (1/255: inputs in [0, 1]).
+	Scale float64 `json:"scale"`
+}
+
+// Header is the JSON part of a model file.
+type Header struct {
+	Method     string      `json:"method"`
+	Bits       int         `json:"bits"`
+	Network    encoder.CNN `json:"network"`
+	Preprocess Preprocess  `json:"preprocess"`
+	// Training records how the model was trained.
+	Training Training `json:"training"`
+}
+
+// Training records the training run; for a checkpoint, Epoch is the number
+// of epochs completed.
+type Training struct {
+	Protocol     string  `json:"protocol"`
+	Images       int     `json:"images"`
+	Epochs       int     `json:"epochs"`
+	BatchSize    int     `json:"batch_size"`
+	LearningRate float64 `json:"learning_rate"`
+	Seed         int64   `json:"seed"`
+	Epoch        int     `json:"epoch"`
+	Seconds      float64 `json:"seconds"`
+}
+
+// DType is the element type of a stored variable.
+type DType uint8
+
+// Stored element types.
+const (
+	Float32 DType = 1
+	Float64 DType = 2
+	Int32   DType = 3
+	Int64   DType = 4
+	Uint64  DType = 5
+)
+
+func (d DType) size() int {
+	switch d {
+	case Float32, Int32:
+		return 4
+	case Float64, Int64, Uint64:
+		return 8
+	}
+	return 0
+}
+
+// Variable is one named tensor. Values holds the raw little-endian bits of
+// each element (float bits for float types) widened to 64 bits.
+type Variable struct {
+	Name   string
+	DType  DType
+	Dims   []int
+	Values []uint64
+}
+
+// Model is a decoded model file.
+type Model struct {
+	Header    Header
+	Variables []Variable
+}
+
+// Validate checks the header for values encoding cannot use.
+func (h *Header) Validate() error {
+	if err := codes.CheckBits(h.Bits); err != nil {
+		return err
+	}
+	if err := h.Network.Validate(); err != nil {
+		return err
+	}
+	if h.Network.Outputs != h.Bits {
+		return fmt.Errorf("modelfile: network has %d outputs for %d bits", h.Network.Outputs, h.Bits)
+	}
+	return nil
+}
+
+// Write encodes m to w.
+func Write(w io.Writer, m *Model) error {
+	hdr, err := json.Marshal(m.Header)
+	if err != nil {
+		return fmt.Errorf("modelfile: encode header: %w", err)
+	}
+	crc := crc32.New(castagnoli)
+	bw := bufio.NewWriter(io.MultiWriter(w, crc))
+	le := binary.LittleEndian
+	bw.WriteString(Magic)
+	binary.Write(bw, le, uint32(Version))
+	binary.Write(bw, le, uint32(len(hdr)))
+	bw.Write(hdr)
+	for _, v := range m.Variables {
+		binary.Write(bw, le, uint16(len(v.Name)))
+		bw.WriteString(v.Name)
+		bw.WriteByte(byte(v.DType))
+		bw.WriteByte(byte(len(v.Dims)))
+		for _, d := range v.Dims {
+			binary.Write(bw, le, uint32(d))
+		}
+		var buf [8]byte
+		size := v.DType.size()
+		for _, x := range v.Values {
+			le.PutUint64(buf[:], x)
+			bw.Write(buf[:size])
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("modelfile: write: %w", err)
+	}
+	return binary.Write(w, le, crc.Sum32())
+}
+
+// Read decodes a model file. It checks the magic, then the version, then
+// the checksum of the whole file, before it trusts any other byte.
+func Read(r io.Reader) (*Model, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("modelfile: read: %w", err)
+	}
+	le := binary.LittleEndian
+	if len(data) < len(Magic) || string(data[:len(Magic)]) != Magic {
+		return nil, ErrInvalid
+	}
+	if len(data) < 20 {
+		return nil, ErrTruncated
+	}
+	if version := le.Uint32(data[8:]); version != Version {
+		return nil, fmt.Errorf("%w: %d (this build reads %d)", ErrVersionMismatch, version, Version)
+	}
+	if len(data) > maxFile {
+		return nil, fmt.Errorf("modelfile: file over %d bytes", maxFile)
+	}
+	body := data[:len(data)-4]
+	if crc32.Checksum(body, castagnoli) != le.Uint32(data[len(data)-4:]) {
+		return nil, ErrChecksum
+	}
+	hlen := int(le.Uint32(data[12:]))
+	if 16+hlen > len(body) {
+		return nil, ErrTruncated
+	}
+	m := &Model{}
+	if err := json.Unmarshal(body[16:16+hlen], &m.Header); err != nil {
+		return nil, fmt.Errorf("modelfile: header: %w", err)
+	}
+	br := bufio.NewReader(bytes.NewReader(body[16+hlen:]))
+	for {
+		if _, err := br.Peek(1); err != nil {
+			break
+		}
+		v, err := readVariable(br)
+		if err != nil {
+			return nil, err
+		}
+		m.Variables = append(m.Variables, v)
+	}
+	return m, nil
+}
+
+func readVariable(br *bufio.Reader) (Variable, error) {
+	le := binary.LittleEndian
+	var v Variable
+	var nlen uint16
+	if err := binary.Read(br, le, &nlen); err != nil {
+		return v, ErrTruncated
+	}
+	name := make([]byte, nlen)
+	if _, err := io.ReadFull(br, name); err != nil {
+		return v, ErrTruncated
+	}
+	v.Name = string(name)
+	var dt, rank uint8
+	if err := binary.Read(br, le, &dt); err != nil {
+		return v, ErrTruncated
+	}
+	if err := binary.Read(br, le, &rank); err != nil {
+		return v, ErrTruncated
+	}
+	v.DType = DType(dt)
+	if v.DType.size() == 0 || rank > 8 {
+		return v, fmt.Errorf("%w: variable %q has dtype %d, rank %d", ErrChecksum, v.Name, dt, rank)
+	}
+	n := 1
+	for range rank {
+		var d uint32
+		if err := binary.Read(br, le, &d); err != nil {
+			return v, ErrTruncated
+		}
+		v.Dims = append(v.Dims, int(d))
+		n *= int(d)
+		if n > maxElements {
+			return v, fmt.Errorf("%w: variable %q too large", ErrChecksum, v.Name)
+		}
+	}
+	size := v.DType.size()
+	buf := make([]byte, size*n)
+	if _, err := io.ReadFull(br, buf); err != nil {
+		return v, ErrTruncated
+	}
+	v.Values = make([]uint64, n)
+	for i := range v.Values {
+		if size == 4 {
+			v.Values[i] = uint64(le.Uint32(buf[i*4:]))
+		} else {
+			v.Values[i] = le.Uint64(buf[i*8:])
+		}
+	}
+	return v, nil
+}
+
+// Float32s returns the values of a float32 variable.
+func (v *Variable) Float32s() []float32 {
+	out := make([]float32, len(v.Values))
+	for i, x := range v.Values {
+		out[i] = math.Float32frombits(uint32(x))
+	}
+	return out
+}
+
+// WriteFile writes m atomically to path.
+func WriteFile(path string, m *Model) error {
+	return codes.AtomicWrite(path, func(w io.Writer) error { return Write(w, m) })
+}
+
+// ReadFile reads and validates the model file at path.
+func ReadFile(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := m.Header.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job: train DSH (48 bits) on fmnist-1k, index the 60,000-image
+# database, evaluate (mAP@all, mAP@1000, P@r<=2, PR curve) and search.
+# Killed during training, a rerun resumes from the last epoch's checkpoint.
+# Everything it writes goes to out/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PATH:/usr/local/go/bin"
+mkdir -p out
+L=bin/lookalike
+if [ ! -f out/dsh48.lkm ]; then
+	$L train --method dsh --bits 48 --protocol fmnist-1k --out out/dsh48.lkm
+fi
+$L index --model out/dsh48.lkm --protocol fmnist-1k --index out/fmnist.idx
+$L eval --model out/dsh48.lkm --protocol fmnist-1k --plot out/pr-dsh48.svg
+$L eval --model out/dsh48.lkm --protocol fmnist-1k --json > out/eval-dsh48.json
+echo
+echo "nearest neighbours of database image 0:"
+$L search --index out/fmnist.idx --id 0 --k 5
+echo
+echo "wrote out/dsh48.lkm, out/fmnist.idx, out/eval-dsh48.json and out/pr-dsh48.svg"

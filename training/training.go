@@ -1,0 +1,225 @@
+// Package training trains the deep hashing methods: the encoder network
+// end to end with the method's loss, Adam, seeded shuffling, a progress
+// line, and per-epoch checkpoints that a killed run resumes from.
+package training
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"time"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/lookalike/lookalike/dataset"
+	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/hashing"
+	"github.com/lookalike/lookalike/modelfile"
+)
+
+// Config sets up one training run. NewConfig fills in the defaults.
+type Config struct {
+	// Method is the deep hashing method to train.
+	Method hashing.Deep
+	// Net is the encoder network; its Outputs is the code length.
+	Net encoder.CNN
+	// Epochs over the training set. Default 30.
+	Epochs int
+	// BatchSize images per step; the last incomplete batch of each epoch
+	// is dropped so every step has the same shape. Default 128.
+	BatchSize int
+	// LearningRate of Adam. Default 1e-3.
+	LearningRate float64
+	// Seed fixes the weight initialization and the shuffling: the same
+	// seed and data give the same model.
+	Seed int64
+	// Protocol is recorded in the model file.
+	Protocol string
+	// Checkpoint is a file rewritten after every epoch; when it exists at
+	// start, training resumes from it. Empty disables checkpoints.
+	Checkpoint string
+	// Progress receives a progress line per step; nil is quiet.
+	Progress io.Writer
+	// OnStep, when set, is called after every step with the step number
+	// of this run (from 1), for benchmarks.
+	OnStep func(step int)
+}
+
+// NewConfig returns the defaults of the PyTorch reference
+// (shared/anchors/torch_dsh_fmnist.py) for method and bits.
+func NewConfig(method hashing.Deep, bits int) Config {
+	return Config{Method: method, Net: encoder.Reference(bits), Epochs: 30, BatchSize: 128, LearningRate: 1e-3}
+}
+
+// ErrDiverged is returned when the loss stops being a finite number.
+var ErrDiverged = errors.New("training: loss diverged (NaN or Inf)")
+
+func (c *Config) validate(set *dataset.Set) error {
+	switch {
+	case c.Method == nil:
+		return errors.New("training: no method")
+	case c.Epochs < 1:
+		return fmt.Errorf("training: epochs = %d, must be at least 1", c.Epochs)
+	case c.BatchSize < 2:
+		return fmt.Errorf("training: batch size %d, must be at least 2 (methods compare pairs)", c.BatchSize)
+	case c.LearningRate <= 0 || math.IsNaN(c.LearningRate) || math.IsInf(c.LearningRate, 0):
+		return fmt.Errorf("training: learning rate %v must be positive", c.LearningRate)
+	case set.Len() < c.BatchSize:
+		return fmt.Errorf("training: %d training images, fewer than one batch of %d", set.Len(), c.BatchSize)
+	case set.Height != c.Net.Height || set.Width != c.Net.Width || set.Channels != c.Net.Channels:
+		return fmt.Errorf("training: images are %dx%dx%d, network takes %dx%dx%d",
+			set.Height, set.Width, set.Channels, c.Net.Height, c.Net.Width, c.Net.Channels)
+	}
+	return c.Net.Validate()
+}
+
+func (c *Config) header(set *dataset.Set, epoch int, seconds float64) modelfile.Header {
+	return modelfile.Header{
+		Method:  c.Method.Info().Name,
+		Bits:    c.Net.Outputs,
+		Network: c.Net,
+		Preprocess: modelfile.Preprocess{
+			Height: c.Net.Height, Width: c.Net.Width, Channels: c.Net.Channels, Scale: 1.0 / 255,
+		},
+		Training: modelfile.Training{
+			Protocol: c.Protocol, Images: set.Len(), Epochs: c.Epochs, BatchSize: c.BatchSize,
+			LearningRate: c.LearningRate, Seed: c.Seed, Epoch: epoch, Seconds: seconds,
+		},
+	}
+}
+
+// Train trains c.Method on set and returns the model. Cancelling ctx stops
+// training after the current step; the last checkpoint stays on disk.
+func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, error) {
+	if err := c.validate(set); err != nil {
+		return nil, err
+	}
+	backend, err := encoder.Backend()
+	if err != nil {
+		return nil, err
+	}
+	store := model.NewStore()
+	store.SetParam(model.ParamInitialSeed, c.Seed)
+	startEpoch, elapsed := 0, 0.0
+	if c.Checkpoint != "" {
+		if startEpoch, elapsed, err = resume(c, set, store); err != nil {
+			return nil, err
+		}
+	}
+	modelFn := func(scope *model.Scope, x *Node) *Node { return c.Net.Build(scope.In(encoder.Scope), x) }
+	lossFn := func(labels, predictions []*Node) *Node { return c.Method.Loss(predictions[0], labels[0]) }
+	trainer := train.NewTrainer(backend, store, modelFn, lossFn,
+		optimizer.Adam().LearningRate(c.LearningRate).Done(), nil, nil)
+
+	n, size := set.Len(), set.ImageSize()
+	steps := n / c.BatchSize
+	x := make([]float32, c.BatchSize*size)
+	y := make([]int32, c.BatchSize)
+	bar := newProgress(c.Progress, c.Epochs*steps)
+	start := time.Now()
+	runStep := 0
+	for epoch := startEpoch; epoch < c.Epochs; epoch++ {
+		// The order of each epoch depends only on (seed, epoch), so a
+		// resumed run sees the same batches as an uninterrupted one.
+		perm := rand.New(rand.NewPCG(uint64(c.Seed), uint64(epoch))).Perm(n)
+		for s := 0; s < steps; s++ {
+			if err := ctx.Err(); err != nil {
+				bar.done()
+				return nil, err
+			}
+			for i, p := range perm[s*c.BatchSize : (s+1)*c.BatchSize] {
+				copy(x[i*size:(i+1)*size], set.Image(p))
+				y[i] = set.Labels[p]
+			}
+			batch := train.Batch{
+				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, c.BatchSize, set.Height, set.Width, set.Channels)},
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, c.BatchSize)},
+			}
+			metrics, err := trainer.TrainStep(batch)
+			if err != nil {
+				bar.done()
+				return nil, fmt.Errorf("training: step %d: %w", epoch*steps+s, err)
+			}
+			loss, err := tensors.CopyFlatData[float32](metrics[0])
+			for _, m := range metrics {
+				m.FinalizeAll()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("training: read loss: %w", err)
+			}
+			if math.IsNaN(float64(loss[0])) || math.IsInf(float64(loss[0]), 0) {
+				bar.done()
+				return nil, fmt.Errorf("%w at epoch %d step %d", ErrDiverged, epoch+1, s+1)
+			}
+			bar.step(epoch+1, c.Epochs, epoch*steps+s+1, float64(loss[0]), c.BatchSize)
+			if c.OnStep != nil {
+				runStep++
+				c.OnStep(runStep)
+			}
+		}
+		if c.Checkpoint != "" {
+			if err := checkpoint(c, set, store, epoch+1, elapsed+time.Since(start).Seconds()); err != nil {
+				bar.done()
+				return nil, err
+			}
+		}
+	}
+	bar.done()
+	vars, err := modelfile.FromStore(store, "/"+encoder.Scope+"/")
+	if err != nil {
+		return nil, err
+	}
+	return &modelfile.Model{Header: c.header(set, c.Epochs, elapsed+time.Since(start).Seconds()), Variables: vars}, nil
+}
+
+// checkpoint saves every variable, the optimizer's included.
+func checkpoint(c Config, set *dataset.Set, store *model.Store, epoch int, seconds float64) error {
+	vars, err := modelfile.FromStore(store, "")
+	if err != nil {
+		return err
+	}
+	m := &modelfile.Model{Header: c.header(set, epoch, seconds), Variables: vars}
+	if err := modelfile.WriteFile(c.Checkpoint, m); err != nil {
+		return fmt.Errorf("training: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// resume loads the checkpoint into store when there is one, and returns
+// the epochs it completed.
+func resume(c Config, set *dataset.Set, store *model.Store) (epoch int, seconds float64, err error) {
+	m, err := modelfile.ReadFile(c.Checkpoint)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("training: resume: %w", err)
+	}
+	want := c.header(set, m.Header.Training.Epoch, m.Header.Training.Seconds)
+	if !reflect.DeepEqual(m.Header, want) {
+		return 0, 0, fmt.Errorf("training: checkpoint %s belongs to another run (method %s, %d bits, seed %d, %d images); remove it or pick another --checkpoint",
+			c.Checkpoint, m.Header.Method, m.Header.Bits, m.Header.Training.Seed, m.Header.Training.Images)
+	}
+	if _, err := modelfile.ToStore(store, m.Variables); err != nil {
+		return 0, 0, err
+	}
+	return m.Header.Training.Epoch, m.Header.Training.Seconds, nil
+}
+
+// Remove deletes a checkpoint after a finished run.
+func Remove(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}

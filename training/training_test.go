@@ -1,0 +1,129 @@
+package training
+
+import (
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/lookalike/lookalike/dataset"
+	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/hashing"
+	"github.com/lookalike/lookalike/modelfile"
+)
+
+// tiny returns 64 random 8x8 images of two classes (bright left half or
+// bright right half) and a small network for them.
+func tiny() (Config, *dataset.Set) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	s := &dataset.Set{Height: 8, Width: 8, Channels: 1}
+	for i := 0; i < 64; i++ {
+		class := int32(i % 2)
+		for y := 0; y < 8; y++ {
+			for x := 0; x < 8; x++ {
+				v := rng.Float32() * 0.3
+				if (x < 4) == (class == 0) {
+					v += 0.7
+				}
+				s.Pixels = append(s.Pixels, v)
+			}
+		}
+		s.Labels = append(s.Labels, class)
+	}
+	m, _ := hashing.Lookup("dsh")
+	c := NewConfig(m.(hashing.Deep), 8)
+	c.Net = encoder.CNN{Height: 8, Width: 8, Channels: 1, Filters: []int{4}, Kernel: 3, Hidden: []int{16}, Outputs: 8}
+	c.Epochs, c.BatchSize, c.Seed = 2, 16, 7
+	return c, s
+}
+
+func weights(t *testing.T, m *modelfile.Model) map[string][]uint64 {
+	t.Helper()
+	out := map[string][]uint64{}
+	for _, v := range m.Variables {
+		out[v.Name] = v.Values
+	}
+	return out
+}
+
+func TestTrain_Deterministic(t *testing.T) {
+	c, s := tiny()
+	a, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(weights(t, a), weights(t, b)) {
+		t.Fatal("same seed gave different weights")
+	}
+	c.Seed++
+	d, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(weights(t, a), weights(t, d)) {
+		t.Fatal("different seeds gave the same weights")
+	}
+	if a.Header.Method != "dsh" || a.Header.Bits != 8 || a.Header.Training.Epoch != 2 {
+		t.Fatalf("header %+v", a.Header)
+	}
+}
+
+// TestTrain_Resume: a run stopped after one epoch and resumed from its
+// checkpoint ends with the same weights as an uninterrupted run.
+func TestTrain_Resume(t *testing.T) {
+	c, s := tiny()
+	whole, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cancel the run during its second epoch, after the first epoch's
+	// checkpoint, then run again to resume.
+	c2 := c
+	c2.Checkpoint = filepath.Join(t.TempDir(), "run2.ckpt")
+	ctx, cancel := context.WithCancel(context.Background())
+	steps := s.Len() / c.BatchSize
+	c2.OnStep = func(step int) {
+		if step == steps+1 {
+			cancel()
+		}
+	}
+	if _, err := Train(ctx, c2, s); err == nil {
+		t.Fatal("cancelled run returned no error")
+	}
+	c2.OnStep = nil
+	resumed, err := Train(context.Background(), c2, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(weights(t, whole), weights(t, resumed)) {
+		t.Fatal("resumed run differs from the uninterrupted one")
+	}
+	// A checkpoint of another configuration is refused.
+	c3 := c2
+	c3.Seed = 99
+	if _, err := Train(context.Background(), c3, s); err == nil {
+		t.Fatal("checkpoint of another run accepted")
+	}
+}
+
+func TestTrain_BadConfig(t *testing.T) {
+	c, s := tiny()
+	for name, mutate := range map[string]func(*Config){
+		"epochs":     func(c *Config) { c.Epochs = 0 },
+		"batch":      func(c *Config) { c.BatchSize = 1 },
+		"lr":         func(c *Config) { c.LearningRate = -1 },
+		"too few":    func(c *Config) { c.BatchSize = 1000 },
+		"input size": func(c *Config) { c.Net.Height = 10 },
+	} {
+		cc := c
+		mutate(&cc)
+		if _, err := Train(context.Background(), cc, s); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
