@@ -79,7 +79,7 @@ func TestConv2D(t *testing.T) {
 	}
 	backend, _ := Backend()
 	store := model.NewStore()
-	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node { return Conv2D(scope, x, f, k) })
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node { return Conv2D(scope, x, f, k, true) })
 	if err != nil {
 		t.Fatal(err)
 	}

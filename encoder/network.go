@@ -17,6 +17,11 @@ import (
 // conv-batchnorm-relu-maxpool blocks, fully connected ReLU layers, and a
 // linear output layer of Outputs units (the code length for hashing).
 //
+// It computes the same function class as the PyTorch reference; two
+// differences do not change it: the convolutions have no bias (batch
+// normalization cancels it) and each block pools before its ReLU (the two
+// commute), which runs the ReLU on a quarter of the values.
+//
 // The zero value is not useful; start from Reference and change fields.
 type CNN struct {
 	// Height, Width and Channels give the input image shape.
@@ -91,7 +96,7 @@ func (c CNN) Features(scope *model.Scope, x *Node) *Node {
 	x.AssertDims(-1, c.Height, c.Width, c.Channels)
 	for i, f := range c.Filters {
 		s := scope.In("%03d_conv", i)
-		x = Conv2D(s, x, f, c.Kernel)
+		x = Conv2D(s, x, f, c.Kernel, false)
 		x = BatchNorm(s, x)
 		// Max-pooling commutes with ReLU; pooling first runs the ReLU on a
 		// quarter of the values.

@@ -35,8 +35,8 @@ type Config struct {
 	Net encoder.CNN
 	// Epochs over the training set. Default 30.
 	Epochs int
-	// BatchSize images per step; the last incomplete batch of each epoch
-	// is dropped so every step has the same shape. Default 128.
+	// BatchSize images per step; the last batch of an epoch holds the
+	// remainder, as PyTorch's DataLoader without drop_last. Default 128.
 	BatchSize int
 	// LearningRate of Adam. Default 1e-3.
 	LearningRate float64
@@ -51,8 +51,8 @@ type Config struct {
 	// Progress receives a progress line per step; nil is quiet.
 	Progress io.Writer
 	// OnStep, when set, is called after every step with the step number
-	// of this run (from 1), for benchmarks.
-	OnStep func(step int)
+	// of this run (from 1) and the step's batch size, for benchmarks.
+	OnStep func(step, batch int)
 }
 
 // NewConfig returns the defaults of the PyTorch reference
@@ -119,10 +119,10 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 	modelFn := func(scope *model.Scope, x *Node) *Node { return c.Net.Build(scope.In(encoder.Scope), x) }
 	lossFn := func(labels, predictions []*Node) *Node { return c.Method.Loss(predictions[0], labels[0]) }
 	trainer := train.NewTrainer(backend, store, modelFn, lossFn,
-		optimizer.Adam().LearningRate(c.LearningRate).Done(), nil, nil)
+		optimizer.Adam().LearningRate(c.LearningRate).Epsilon(1e-8).Done(), nil, nil)
 
 	n, size := set.Len(), set.ImageSize()
-	steps := n / c.BatchSize
+	steps := (n + c.BatchSize - 1) / c.BatchSize
 	x := make([]float32, c.BatchSize*size)
 	y := make([]int32, c.BatchSize)
 	bar := newProgress(c.Progress, c.Epochs*steps)
@@ -137,13 +137,15 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 				bar.done()
 				return nil, err
 			}
-			for i, p := range perm[s*c.BatchSize : (s+1)*c.BatchSize] {
+			members := perm[s*c.BatchSize : min((s+1)*c.BatchSize, n)]
+			bs := len(members)
+			for i, p := range members {
 				copy(x[i*size:(i+1)*size], set.Image(p))
 				y[i] = set.Labels[p]
 			}
 			batch := train.Batch{
-				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, c.BatchSize, set.Height, set.Width, set.Channels)},
-				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, c.BatchSize)},
+				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x[:bs*size], bs, set.Height, set.Width, set.Channels)},
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y[:bs], bs)},
 			}
 			metrics, err := trainer.TrainStep(batch)
 			if err != nil {
@@ -161,10 +163,10 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 				bar.done()
 				return nil, fmt.Errorf("%w at epoch %d step %d", ErrDiverged, epoch+1, s+1)
 			}
-			bar.step(epoch+1, c.Epochs, epoch*steps+s+1, float64(loss[0]), c.BatchSize)
+			bar.step(epoch+1, c.Epochs, epoch*steps+s+1, float64(loss[0]), bs)
 			if c.OnStep != nil {
 				runStep++
-				c.OnStep(runStep)
+				c.OnStep(runStep, bs)
 			}
 		}
 		if c.Checkpoint != "" {

@@ -87,7 +87,7 @@ func TestTrain_Resume(t *testing.T) {
 	c2.Checkpoint = filepath.Join(t.TempDir(), "run2.ckpt")
 	ctx, cancel := context.WithCancel(context.Background())
 	steps := s.Len() / c.BatchSize
-	c2.OnStep = func(step int) {
+	c2.OnStep = func(step, _ int) {
 		if step == steps+1 {
 			cancel()
 		}

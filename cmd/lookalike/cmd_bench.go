@@ -127,19 +127,19 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, _ io.W
 
 // trainRate trains for c.Epochs and returns images/s after the first step.
 func trainRate(ctx context.Context, c training.Config, set *dataset.Set) (float64, error) {
-	var stepped int
+	var images int
 	var start time.Time
-	c.OnStep = func(step int) {
+	c.OnStep = func(step, batch int) {
 		if step == 1 {
 			start = time.Now()
 		} else {
-			stepped++
+			images += batch
 		}
 	}
 	if _, err := training.Train(ctx, c, set); err != nil {
 		return 0, err
 	}
-	return float64(stepped*c.BatchSize) / time.Since(start).Seconds(), nil
+	return float64(images) / time.Since(start).Seconds(), nil
 }
 
 var torchLine = regexp.MustCompile(`torch (\S+) .*s/epoch=([0-9.]+)`)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
-	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/dataset"
 	"github.com/lookalike/lookalike/index"
 )
@@ -124,14 +123,10 @@ func encodeFile(dir, path string) ([]uint64, error) {
 	if err != nil {
 		return nil, badInput("read image %s: %v", path, err)
 	}
-	out, err := enc.Encode(pix, 1)
+	one := &dataset.Set{Height: pre.Height, Width: pre.Width, Channels: pre.Channels, Pixels: pix, Labels: []int32{-1}}
+	cs, err := encodeSet(enc, one)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := codes.New(m.Header.Bits)
-	if err != nil {
-		return nil, err
-	}
-	cs.AppendSigns(out)
 	return cs.At(0), nil
 }
