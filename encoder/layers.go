@@ -174,4 +174,3 @@ func TorchUniform(scope *model.Scope, fanIn int) initializer.VariableInitializer
 	bound := 1 / math.Sqrt(float64(fanIn))
 	return initializer.RandomUniformFn(scope, -bound, bound)
 }
-
