@@ -56,8 +56,19 @@ func TestHamming_BadArguments(t *testing.T) {
 // TestHamming_BruteForce checks k-NN, radius and batch search against a
 // sort of all distances, for several code lengths.
 func TestHamming_BruteForce(t *testing.T) {
+	kernels := map[string]func(*Hamming, []uint64, int, int, *collector){"default": scanner, "generic": scanGeneric}
+	for name, kernel := range kernels {
+		t.Run(name, func(t *testing.T) {
+			defer func(k func(*Hamming, []uint64, int, int, *collector)) { scanner = k }(scanner)
+			scanner = kernel
+			testBruteForce(t)
+		})
+	}
+}
+
+func testBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, nbits := range []int{8, 64, 100, 256} {
+	for _, nbits := range []int{8, 64, 100, 256, 513} {
 		s, _ := codes.New(nbits)
 		q, _ := codes.New(nbits)
 		for i := 0; i < 500*s.Words(); i++ {
@@ -67,6 +78,11 @@ func TestHamming_BruteForce(t *testing.T) {
 			q.Data = append(q.Data, rng.Uint64()&mask(nbits, i%s.Words()))
 		}
 		h := NewHamming(s)
+		for i := 0; i < s.Len(); i += 97 {
+			if got := h.Code(i); !equalWords(got, s.At(i)) {
+				t.Fatalf("Code(%d) = %x, want %x", i, got, s.At(i))
+			}
+		}
 		batch, err := h.SearchBatch(q, 37)
 		if err != nil {
 			t.Fatal(err)
@@ -122,4 +138,31 @@ func BenchmarkHamming_Search(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		h.Search([]uint64{rng.Uint64()}, 100)
 	}
+}
+
+func BenchmarkHamming_SearchBatch(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s, _ := codes.New(64)
+	for i := 0; i < 1_000_000; i++ {
+		s.Data = append(s.Data, rng.Uint64())
+	}
+	q, _ := codes.New(64)
+	for i := 0; i < 256; i++ {
+		q.Data = append(q.Data, rng.Uint64())
+	}
+	h := NewHamming(s)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h.SearchBatch(q, 100)
+	}
+	b.ReportMetric(float64(b.N*q.Len())/b.Elapsed().Seconds(), "queries/s")
+}
+
+func equalWords(a, b []uint64) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return len(a) == len(b)
 }

@@ -27,6 +27,10 @@ type benchOptions struct {
 	TorchThreads int
 	Python       string
 	JSON         bool
+	N, Queries   int
+	K            int
+	HNSW         bool
+	NoFAISS      bool
 }
 
 // benchReport is what 'bench train' prints.
@@ -47,8 +51,8 @@ type benchReport struct {
 func init() {
 	register(&command{
 		Name:  "bench",
-		Usage: "bench train [--epochs 2] [--bits 48] [--json]",
-		Short: "Measure training throughput against the PyTorch reference",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]",
+		Short: "Measure training and search speed against PyTorch and FAISS",
 		Long: `
 Bench train trains DSH on the reference network (conv32-bn-relu-pool,
 conv64-bn-relu-pool, fc512-relu, fc BITS; batch 128; Adam) over the fmnist-1k
@@ -58,13 +62,28 @@ first step (graph compilation). It then runs the PyTorch reference
 epochs on the same machine, with --torch-threads threads, and prints both
 rates and their ratio (Lookalike / PyTorch).
 
-Example:
+Bench index builds the clustered workload of shared/anchors/faiss_hamming.py
+(10 random centres, each bit flipped with probability 0.15; seed 0): --n
+database codes and --queries queries of --bits bits. It times the exact k-NN
+search of Lookalike's Hamming index over all queries (all cores), checks its
+recall against brute force, and runs FAISS (Debian python3-faiss) on the very
+same codes in the same run: IndexBinaryFlat and, with --hnsw,
+IndexBinaryHNSW (M 16, efSearch 256). It prints queries/s, recall, build time
+and memory per item, and the ratio to FAISS's flat index.
 
-	lookalike bench train --epochs 2`,
+Examples:
+
+	lookalike bench train --epochs 2
+	lookalike bench index --n 1000000 --bits 64 --queries 1000 --k 100`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o benchOptions
 			o.dataOptions.AddFlags(fs, "training images")
-			fs.IntVar(&o.Bits, "bits", 48, "code length")
+			fs.IntVar(&o.Bits, "bits", 0, "code length (default 48 for train, 64 for index)")
+			fs.IntVar(&o.N, "n", 1_000_000, "index: database codes")
+			fs.IntVar(&o.Queries, "queries", 1000, "index: queries")
+			fs.IntVar(&o.K, "k", 100, "index: neighbours per query")
+			fs.BoolVar(&o.HNSW, "hnsw", false, "index: also time FAISS IndexBinaryHNSW (slow to build)")
+			fs.BoolVar(&o.NoFAISS, "no-faiss", false, "index: skip FAISS")
 			fs.IntVar(&o.Epochs, "epochs", 2, "epochs to time, for each side")
 			fs.StringVar(&o.TorchScript, "torch-script", "../shared/anchors/torch_dsh_fmnist.py", "PyTorch reference script; empty skips it")
 			fs.IntVar(&o.TorchThreads, "torch-threads", runtime.NumCPU(), "threads for PyTorch (Lookalike uses all cores)")
@@ -78,8 +97,17 @@ Example:
 }
 
 func runBench(ctx context.Context, o benchOptions, args []string, stdout, _ io.Writer) error {
+	if len(args) == 1 && args[0] == "index" {
+		if o.Bits == 0 {
+			o.Bits = 64
+		}
+		return runBenchIndex(ctx, o, stdout)
+	}
 	if len(args) != 1 || args[0] != "train" {
-		return badInput("usage: lookalike bench train [flags]")
+		return badInput("usage: lookalike bench train|index [flags]")
+	}
+	if o.Bits == 0 {
+		o.Bits = 48
 	}
 	if o.Epochs < 1 {
 		return badInput("--epochs must be at least 1")

@@ -85,15 +85,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	runFn := c.Flags(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printHelp(stdout, c)
-			return exitOK
+	// Flags may come before, between or after the positional arguments
+	// ("bench index --n 1000", "search IMAGE --k 5").
+	var positional []string
+	for rest := args[1:]; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printHelp(stdout, c)
+				return exitOK
+			}
+			fmt.Fprintf(stderr, "lookalike %s: %v\nrun 'lookalike %s --help' for usage\n", c.Name, err, c.Name)
+			return exitBadInput
 		}
-		fmt.Fprintf(stderr, "lookalike %s: %v\nrun 'lookalike %s --help' for usage\n", c.Name, err, c.Name)
-		return exitBadInput
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
 	}
-	err := runFn(ctx, fs.Args(), stdout, stderr)
+	err := runFn(ctx, positional, stdout, stderr)
 	if err == nil {
 		return exitOK
 	}

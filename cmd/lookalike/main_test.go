@@ -192,3 +192,20 @@ func TestRun_FashionMNIST(t *testing.T) {
 		t.Errorf("mAP@all after one epoch = %v, want > 0.4", m)
 	}
 }
+
+func TestRun_BenchIndex(t *testing.T) {
+	code, out, stderr := runCLI(t, "bench", "index", "--n", "3000", "--queries", "20", "--k", "10", "--no-faiss", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r["recall"] != 1.0 || r["qps"].(float64) <= 0 || r["bytes_per_item"] != 8.0 {
+		t.Errorf("report %v", r)
+	}
+	if code, _, _ := runCLI(t, "bench", "index", "--bits", "12"); code != exitBadInput {
+		t.Errorf("12 bits: exit %d", code)
+	}
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/lookalike/lookalike/codes"
+	"github.com/lookalike/lookalike/index"
+)
+
+// indexBenchReport is what 'bench index' prints.
+type indexBenchReport struct {
+	Workload       string  `json:"workload"`
+	N              int     `json:"n"`
+	Bits           int     `json:"bits"`
+	Queries        int     `json:"queries"`
+	K              int     `json:"k"`
+	Cores          int     `json:"cores"`
+	QPS            float64 `json:"qps"`
+	Recall         float64 `json:"recall"`
+	BuildSeconds   float64 `json:"build_s"`
+	BytesPerItem   float64 `json:"bytes_per_item"`
+	FAISSVersion   string  `json:"faiss_version,omitempty"`
+	FAISSFlatQPS   float64 `json:"faiss_flat_qps,omitempty"`
+	FAISSHNSWQPS   float64 `json:"faiss_hnsw_qps,omitempty"`
+	FAISSHNSWRec   float64 `json:"faiss_hnsw_recall,omitempty"`
+	FAISSHNSWBuild float64 `json:"faiss_hnsw_build_s,omitempty"`
+	Ratio          float64 `json:"ratio_vs_faiss_flat,omitempty"`
+	FAISSError     string  `json:"faiss_error,omitempty"`
+}
+
+// clustered returns n codes drawn as faiss_hamming.py draws them: one of
+// the 10 centres with each bit flipped with probability 0.15.
+func clustered(rng *rand.Rand, centres [][]bool, n, nbits int) *codes.Set {
+	s := &codes.Set{Bits: nbits, Data: make([]uint64, 0, n*codes.WordsFor(nbits))}
+	vals := make([]float32, nbits)
+	for i := 0; i < n; i++ {
+		c := centres[rng.IntN(len(centres))]
+		for j := range vals {
+			bit := c[j] != (rng.Float64() < 0.15)
+			vals[j] = -1
+			if bit {
+				vals[j] = 1
+			}
+		}
+		s.AppendSigns(vals)
+	}
+	return s
+}
+
+func runBenchIndex(ctx context.Context, o benchOptions, stdout io.Writer) error {
+	if err := codes.CheckBits(o.Bits); err != nil {
+		return inputError{err}
+	}
+	if o.Bits%8 != 0 || o.N < 1 || o.Queries < 1 || o.K < 1 || o.K > o.N {
+		return badInput("need bits a multiple of 8, n >= 1, queries >= 1 and 1 <= k <= n")
+	}
+	rng := rand.New(rand.NewPCG(0, 0))
+	centres := make([][]bool, 10)
+	for i := range centres {
+		centres[i] = make([]bool, o.Bits)
+		for j := range centres[i] {
+			centres[i][j] = rng.IntN(2) == 1
+		}
+	}
+	db := clustered(rng, centres, o.N, o.Bits)
+	q := clustered(rng, centres, o.Queries, o.Bits)
+	r := indexBenchReport{Workload: "clustered (10 centres, flip 0.15, seed 0)", N: o.N, Bits: o.Bits,
+		Queries: o.Queries, K: o.K, Cores: runtime.GOMAXPROCS(0)}
+
+	start := time.Now()
+	h := index.NewHamming(db)
+	r.BuildSeconds = time.Since(start).Seconds()
+	r.BytesPerItem = float64(h.Bytes()) / float64(h.Len())
+	start = time.Now()
+	res, err := h.SearchBatch(q, o.K)
+	if err != nil {
+		return err
+	}
+	r.QPS = float64(o.Queries) / time.Since(start).Seconds()
+	r.Recall = recallAgainstBruteForce(db, q, res, o.K, min(o.Queries, 50))
+
+	if !o.NoFAISS {
+		if err := faissBench(ctx, o, db, q, &r); err != nil {
+			r.FAISSError = err.Error()
+		} else if r.FAISSFlatQPS > 0 {
+			r.Ratio = r.QPS / r.FAISSFlatQPS
+		}
+	}
+	if o.JSON {
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		return e.Encode(r)
+	}
+	fmt.Fprintf(stdout, "exact Hamming k-NN: %s, n=%d, %d bits, %d queries, k=%d, %d cores\n",
+		r.Workload, r.N, r.Bits, r.Queries, r.K, r.Cores)
+	fmt.Fprintf(stdout, "  %-34s %10s %8s %9s %10s\n", "index", "queries/s", "recall", "build s", "bytes/item")
+	fmt.Fprintf(stdout, "  %-34s %10.0f %8.3f %9.2f %10.1f\n", "lookalike flat (exact)", r.QPS, r.Recall, r.BuildSeconds, r.BytesPerItem)
+	if r.FAISSError != "" {
+		fmt.Fprintf(stdout, "  faiss: not measured: %s\n", r.FAISSError)
+		return nil
+	}
+	if r.FAISSFlatQPS > 0 {
+		fmt.Fprintf(stdout, "  %-34s %10.0f %8.3f %9s %10.1f\n", "faiss "+r.FAISSVersion+" IndexBinaryFlat", r.FAISSFlatQPS, 1.0, "", float64(o.Bits/8))
+	}
+	if r.FAISSHNSWQPS > 0 {
+		fmt.Fprintf(stdout, "  %-34s %10.0f %8.3f %9.2f %10s\n", "faiss IndexBinaryHNSW(16, ef 256)", r.FAISSHNSWQPS, r.FAISSHNSWRec, r.FAISSHNSWBuild, "")
+	}
+	if r.Ratio > 0 {
+		fmt.Fprintf(stdout, "  ratio lookalike / faiss flat: %.1fx\n", r.Ratio)
+	}
+	return nil
+}
+
+// recallAgainstBruteForce is faiss_hamming.py's distance-based recall: the
+// fraction of the first nq queries whose results hold k items within the
+// true k-th distance.
+func recallAgainstBruteForce(db, q *codes.Set, res [][]index.Result, k, nq int) float64 {
+	ok := 0
+	dist := make([]int, db.Len())
+	for i := 0; i < nq; i++ {
+		hist := make([]int, db.Bits+1)
+		for j := range dist {
+			dist[j] = codes.Hamming(q.At(i), db.At(j))
+			hist[dist[j]]++
+		}
+		kth, seen := 0, 0
+		for ; kth <= db.Bits; kth++ {
+			if seen += hist[kth]; seen >= k {
+				break
+			}
+		}
+		within := 0
+		for _, r := range res[i] {
+			if r.Distance <= kth && codes.Hamming(q.At(i), db.At(r.ID)) == r.Distance {
+				within++
+			}
+		}
+		if within >= k {
+			ok++
+		}
+	}
+	return float64(ok) / float64(nq)
+}
+
+// faissScript times FAISS on codes written by faissBench (little-endian
+// 64-bit words: the same bits in the same byte order for database and
+// queries, so Hamming distances are unchanged).
+const faissScript = `
+import sys, time, numpy as np, faiss
+n, nq, bits, k, hnsw = map(int, sys.argv[1:6])
+db = np.fromfile(sys.argv[6], dtype=np.uint8).reshape(n, bits // 8)
+q = np.fromfile(sys.argv[7], dtype=np.uint8).reshape(nq, bits // 8)
+print("version", faiss.__version__)
+flat = faiss.IndexBinaryFlat(bits); flat.add(db)
+t = time.time(); D, I = flat.search(q, k); print("flat", nq / (time.time() - t))
+if hnsw:
+    hn = faiss.IndexBinaryHNSW(bits, 16)
+    t = time.time(); hn.add(db); tb = time.time() - t
+    hn.hnsw.efSearch = 256
+    t = time.time(); D2, I2 = hn.search(q, k); qps = nq / (time.time() - t)
+    rec = float(np.mean([np.sum(D2[i] <= D[i, -1]) >= k for i in range(nq)]))
+    print("hnsw", qps, rec, tb)
+`
+
+var faissLine = regexp.MustCompile(`(?m)^(version|flat|hnsw) (.*)$`)
+
+func faissBench(ctx context.Context, o benchOptions, db, q *codes.Set, r *indexBenchReport) error {
+	dir, err := os.MkdirTemp("", "lookalike-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	write := func(name string, s *codes.Set) (string, error) {
+		path := filepath.Join(dir, name)
+		buf := make([]byte, 8*len(s.Data))
+		for i, w := range s.Data {
+			binary.LittleEndian.PutUint64(buf[8*i:], w)
+		}
+		return path, os.WriteFile(path, buf, 0o644)
+	}
+	dbPath, err := write("db", db)
+	if err != nil {
+		return err
+	}
+	qPath, err := write("q", q)
+	if err != nil {
+		return err
+	}
+	hnsw := "0"
+	if o.HNSW {
+		hnsw = "1"
+	}
+	cmd := exec.CommandContext(ctx, o.Python, "-c", faissScript, strconv.Itoa(o.N), strconv.Itoa(o.Queries),
+		strconv.Itoa(o.Bits), strconv.Itoa(o.K), hnsw, dbPath, qPath)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s with faiss failed (is python3-faiss installed? scripts/setup.sh --peers): %v: %s", o.Python, err, lastLine(out))
+	}
+	for _, m := range faissLine.FindAllStringSubmatch(string(out), -1) {
+		var f []float64
+		for _, v := range regexp.MustCompile(`\S+`).FindAllString(m[2], -1) {
+			x, _ := strconv.ParseFloat(v, 64)
+			f = append(f, x)
+		}
+		switch m[1] {
+		case "version":
+			r.FAISSVersion = m[2]
+		case "flat":
+			r.FAISSFlatQPS = f[0]
+		case "hnsw":
+			r.FAISSHNSWQPS, r.FAISSHNSWRec, r.FAISSHNSWBuild = f[0], f[1], f[2]
+		}
+	}
+	return nil
+}
