@@ -34,17 +34,17 @@ func Backend() (compute.Backend, error) {
 // when encoding.
 const InferenceBatch = 500
 
-// Encoder runs a trained network in inference mode (batch normalization
+// Runner runs a trained network in inference mode (batch normalization
 // with its running averages).
-type Encoder struct {
+type Runner struct {
 	Net   CNN
 	store *model.Store
 	exec  *model.Exec
 	mu    sync.Mutex
 }
 
-// NewEncoder returns an encoder for net with the variables of store.
-func NewEncoder(net CNN, store *model.Store) (*Encoder, error) {
+// NewRunner returns a runner for net with the variables of store.
+func NewRunner(net CNN, store *model.Store) (*Runner, error) {
 	b, err := Backend()
 	if err != nil {
 		return nil, err
@@ -55,12 +55,12 @@ func NewEncoder(net CNN, store *model.Store) (*Encoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoder: build inference graph: %w", err)
 	}
-	return &Encoder{Net: net, store: store, exec: exec}, nil
+	return &Runner{Net: net, store: store, exec: exec}, nil
 }
 
 // Encode runs the network on n images held back to back in pixels and
 // returns n rows of Net.Outputs values.
-func (e *Encoder) Encode(pixels []float32, n int) ([]float32, error) {
+func (e *Runner) Encode(pixels []float32, n int) ([]float32, error) {
 	size := e.Net.Height * e.Net.Width * e.Net.Channels
 	if len(pixels) != n*size {
 		return nil, fmt.Errorf("encoder: %d values for %d images of %d", len(pixels), n, size)
@@ -87,3 +87,6 @@ func (e *Encoder) Encode(pixels []float32, n int) ([]float32, error) {
 	}
 	return out, nil
 }
+
+// Outputs returns the number of values per image.
+func (e *Runner) Outputs() int { return e.Net.Outputs }

@@ -187,6 +187,9 @@ func scanGeneric(h *Hamming, q []uint64, b0, b1 int, c *collector) {
 			if d <= c.t {
 				if id := b*Lanes + lane; id < h.n {
 					c.add(id, d)
+					if c.t < 0 {
+						return
+					}
 				}
 			}
 		}
@@ -194,40 +197,49 @@ func scanGeneric(h *Hamming, q []uint64, b0, b1 int, c *collector) {
 }
 
 // collector keeps the k smallest (distance, id) pairs seen, fed in
-// increasing id order. It keeps every candidate at or below the threshold
-// t, and lowers t as soon as the candidates strictly below t number k or
-// more, so that most codes are rejected by one comparison.
+// increasing id order. Once it holds k candidates, limit is the k-th
+// smallest distance: candidates beyond it are dropped, and a new code is
+// accepted only below it (at the limit it would lose the tie to an earlier
+// id), so that most codes are rejected by one comparison with t.
 type collector struct {
-	k, t int
-	// count[d] is the number of kept candidates at distance d <= t.
+	k int
+	// t is the acceptance threshold (accept d <= t); -1 accepts nothing.
+	t int
+	// limit bounds the distances retained.
+	limit int
+	// count[d] is the number of retained candidates at distance d.
 	count []int
 	kept  int
 	buf   []Result
 }
 
 func newCollector(k, t, nbits int) *collector {
-	return &collector{k: k, t: t, count: make([]int, nbits+1)}
+	return &collector{k: k, t: t, limit: t, count: make([]int, nbits+1)}
 }
 
 func (c *collector) add(id, d int) {
 	c.buf = append(c.buf, Result{ID: id, Distance: d})
 	c.count[d]++
 	c.kept++
-	for c.t > 0 && c.kept-c.count[c.t] >= c.k {
-		c.kept -= c.count[c.t]
-		c.count[c.t] = 0
-		c.t--
+	if c.kept < c.k {
+		return
 	}
+	for c.kept-c.count[c.limit] >= c.k {
+		c.kept -= c.count[c.limit]
+		c.count[c.limit] = 0
+		c.limit--
+	}
+	c.t = c.limit - 1
 	if len(c.buf) > 4*c.k+64 {
 		c.compact()
 	}
 }
 
-// compact drops the candidates above the threshold.
+// compact drops the candidates beyond the limit.
 func (c *collector) compact() {
 	kept := c.buf[:0]
 	for _, r := range c.buf {
-		if r.Distance <= c.t {
+		if r.Distance <= c.limit {
 			kept = append(kept, r)
 		}
 	}
@@ -238,11 +250,11 @@ func (c *collector) compact() {
 // by distance, stable because candidates arrive in id order.
 func (c *collector) results() []Result {
 	c.compact()
-	start := make([]int, c.t+2)
+	start := make([]int, c.limit+2)
 	for _, r := range c.buf {
 		start[r.Distance+1]++
 	}
-	for d := 1; d <= c.t+1; d++ {
+	for d := 1; d <= c.limit+1; d++ {
 		start[d] += start[d-1]
 	}
 	sorted := make([]Result, len(c.buf))

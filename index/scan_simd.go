@@ -24,6 +24,9 @@ func scanSIMD(h *Hamming, q []uint64, b0, b1 int, c *collector) {
 	for j := range q {
 		qv[j] = archsimd.BroadcastUint64x8(q[j])
 	}
+	if c.t < 0 {
+		return
+	}
 	var dist [Lanes]uint64
 	t := archsimd.BroadcastUint64x8(uint64(c.t))
 	blocks := h.blocks
@@ -45,6 +48,9 @@ func scanSIMD(h *Hamming, q []uint64, b0, b1 int, c *collector) {
 			if id := b*Lanes + lane; id < h.n {
 				c.add(id, int(dist[lane]))
 			}
+		}
+		if c.t < 0 {
+			return
 		}
 		t = archsimd.BroadcastUint64x8(uint64(c.t))
 	}

@@ -60,10 +60,21 @@ type Preprocess struct {
 	Scale float64 `json:"scale"`
 }
 
+// Encoder kinds recorded in Header.Kind.
+const (
+	// KindCNN is a network (Header.Network) with its variables.
+	KindCNN = "cnn"
+	// KindLinear is an encoder.Linear: variables "mean" [dim] and
+	// "projection" [dim, bits] over the flattened pixels.
+	KindLinear = "linear"
+)
+
 // Header is the JSON part of a model file.
 type Header struct {
-	Method     string      `json:"method"`
-	Bits       int         `json:"bits"`
+	Method string `json:"method"`
+	Bits   int    `json:"bits"`
+	// Kind says which encoder the variables describe; empty means KindCNN.
+	Kind       string      `json:"kind,omitempty"`
 	Network    encoder.CNN `json:"network"`
 	Preprocess Preprocess  `json:"preprocess"`
 	// Training records how the model was trained.
@@ -125,13 +136,64 @@ func (h *Header) Validate() error {
 	if err := codes.CheckBits(h.Bits); err != nil {
 		return err
 	}
-	if err := h.Network.Validate(); err != nil {
-		return err
+	p := h.Preprocess
+	if p.Height < 1 || p.Width < 1 || p.Channels < 1 {
+		return fmt.Errorf("modelfile: input shape %dx%dx%d is invalid", p.Height, p.Width, p.Channels)
 	}
-	if h.Network.Outputs != h.Bits {
-		return fmt.Errorf("modelfile: network has %d outputs for %d bits", h.Network.Outputs, h.Bits)
+	switch h.Kind {
+	case "", KindCNN:
+		if err := h.Network.Validate(); err != nil {
+			return err
+		}
+		if h.Network.Outputs != h.Bits {
+			return fmt.Errorf("modelfile: network has %d outputs for %d bits", h.Network.Outputs, h.Bits)
+		}
+	case KindLinear:
+	default:
+		return fmt.Errorf("modelfile: unknown encoder kind %q", h.Kind)
 	}
 	return nil
+}
+
+// Encoder builds the model's encoder.
+func (m *Model) Encoder() (encoder.Encoder, error) {
+	if m.Header.Kind == KindLinear {
+		return m.linear()
+	}
+	store, err := ToStore(nil, m.Variables)
+	if err != nil {
+		return nil, err
+	}
+	return encoder.NewRunner(m.Header.Network, store)
+}
+
+func (m *Model) linear() (*encoder.Linear, error) {
+	p := m.Header.Preprocess
+	l := &encoder.Linear{Dim: p.Height * p.Width * p.Channels, Out: m.Header.Bits}
+	for _, v := range m.Variables {
+		switch v.Name {
+		case "mean":
+			l.Mean = v.Float32s()
+		case "projection":
+			l.Projection = v.Float32s()
+		}
+	}
+	if len(l.Mean) != l.Dim || len(l.Projection) != l.Dim*l.Out {
+		return nil, fmt.Errorf("modelfile: linear model needs mean [%d] and projection [%d, %d]", l.Dim, l.Dim, l.Out)
+	}
+	return l, nil
+}
+
+// LinearVariables returns the variables that store l.
+func LinearVariables(l *encoder.Linear) []Variable {
+	f := func(name string, dims []int, vals []float32) Variable {
+		v := Variable{Name: name, DType: Float32, Dims: dims, Values: make([]uint64, len(vals))}
+		for i, x := range vals {
+			v.Values[i] = uint64(math.Float32bits(x))
+		}
+		return v
+	}
+	return []Variable{f("mean", []int{l.Dim}, l.Mean), f("projection", []int{l.Dim, l.Out}, l.Projection)}
 }
 
 // Write encodes m to w.

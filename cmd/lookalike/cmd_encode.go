@@ -56,7 +56,7 @@ func runEncode(_ context.Context, o encodeOptions, args []string, _, errw io.Wri
 	if err != nil {
 		return err
 	}
-	cs, err := encodeSet(enc, set)
+	cs, err := encodeSet(m, enc, set)
 	if err != nil {
 		return err
 	}

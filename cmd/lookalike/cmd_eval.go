@@ -63,14 +63,14 @@ func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Wri
 		return err
 	}
 	start := time.Now()
-	q, err := encodeSet(enc, split.Query)
+	q, err := encodeSet(m, enc, split.Query)
 	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	db, err := encodeSet(enc, split.Database)
+	db, err := encodeSet(m, enc, split.Database)
 	if err != nil {
 		return err
 	}

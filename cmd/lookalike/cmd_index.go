@@ -87,7 +87,7 @@ func runIndex(_ context.Context, o indexOptions, args []string, _, errw io.Write
 	if err != nil {
 		return err
 	}
-	cs, err := encodeSet(enc, set)
+	cs, err := encodeSet(m, enc, set)
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,7 @@ func encodeFile(dir, path string) ([]uint64, error) {
 		return nil, badInput("read image %s: %v", path, err)
 	}
 	one := &dataset.Set{Height: pre.Height, Width: pre.Width, Channels: pre.Channels, Pixels: pix, Labels: []int32{-1}}
-	cs, err := encodeSet(enc, one)
+	cs, err := encodeSet(m, enc, one)
 	if err != nil {
 		return nil, err
 	}

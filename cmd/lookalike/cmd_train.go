@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/dataset"
@@ -84,9 +85,12 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 	if err != nil {
 		return inputError{err}
 	}
+	if sh, ok := m.(hashing.Shallow); ok {
+		return trainShallow(o, sh, errw)
+	}
 	deep, ok := m.(hashing.Deep)
 	if !ok {
-		return badInput("method %s does not train a network", o.Method)
+		return badInput("method %s cannot be trained from the command line", o.Method)
 	}
 	c := training.NewConfig(deep, o.Bits)
 	c.Epochs, c.BatchSize, c.LearningRate, c.Seed = o.Epochs, o.BatchSize, o.LearningRate, o.Seed
@@ -130,5 +134,48 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 		return err
 	}
 	fmt.Fprintf(errw, "wrote %s (%.0f s of training)\n", o.Out, model.Header.Training.Seconds)
+	return nil
+}
+
+// trainShallow fits a shallow method on the pixels of the training images.
+func trainShallow(o trainOptions, m hashing.Shallow, errw io.Writer) error {
+	var set *dataset.Set
+	protocol := "folder:" + o.Images
+	if o.Images != "" {
+		pre := modelfile.Preprocess{Height: 28, Width: 28, Channels: 1}
+		f, err := o.folder(pre, func(s string) { fmt.Fprintln(errw, s) })
+		if err != nil {
+			return err
+		}
+		set = f.Set
+	} else {
+		split, err := o.split()
+		if err != nil {
+			return err
+		}
+		set, protocol = split.Train, split.Protocol
+	}
+	fmt.Fprintf(errw, "fitting %s, %d bits, on the pixels of %d images of %s, seed %d\n", o.Method, o.Bits, set.Len(), protocol, o.Seed)
+	start := time.Now()
+	var labels []int32
+	if m.Info().Supervised {
+		labels = set.Labels
+	}
+	l, err := m.Fit(set.Pixels, set.ImageSize(), labels, o.Bits, o.Seed)
+	if err != nil {
+		return inputError{err}
+	}
+	model := &modelfile.Model{
+		Header: modelfile.Header{
+			Method: o.Method, Bits: o.Bits, Kind: modelfile.KindLinear,
+			Preprocess: modelfile.Preprocess{Height: set.Height, Width: set.Width, Channels: set.Channels, Scale: 1.0 / 255},
+			Training:   modelfile.Training{Protocol: protocol, Images: set.Len(), Seed: o.Seed, Seconds: time.Since(start).Seconds()},
+		},
+		Variables: modelfile.LinearVariables(l),
+	}
+	if err := modelfile.WriteFile(o.Out, model); err != nil {
+		return err
+	}
+	fmt.Fprintf(errw, "wrote %s (%.1f s of fitting)\n", o.Out, model.Header.Training.Seconds)
 	return nil
 }

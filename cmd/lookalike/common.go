@@ -47,7 +47,7 @@ func (o *dataOptions) folder(pre modelfile.Preprocess, warn func(string)) (*data
 }
 
 // loadModel reads a model file and builds its encoder.
-func loadModel(path string) (*modelfile.Model, *encoder.Encoder, error) {
+func loadModel(path string) (*modelfile.Model, encoder.Encoder, error) {
 	if path == "" {
 		return nil, nil, badInput("--model is required")
 	}
@@ -55,28 +55,26 @@ func loadModel(path string) (*modelfile.Model, *encoder.Encoder, error) {
 	if err != nil {
 		return nil, nil, inputError{fmt.Errorf("read model: %w", err)}
 	}
-	store, err := modelfile.ToStore(nil, m.Variables)
+	enc, err := m.Encoder()
 	if err != nil {
 		return nil, nil, inputError{fmt.Errorf("model %s: %w", path, err)}
-	}
-	enc, err := encoder.NewEncoder(m.Header.Network, store)
-	if err != nil {
-		return nil, nil, err
 	}
 	return m, enc, nil
 }
 
-// encodeSet runs the encoder over a set and packs the signs into codes.
-func encodeSet(enc *encoder.Encoder, set *dataset.Set) (*codes.Set, error) {
-	if set.Height != enc.Net.Height || set.Width != enc.Net.Width || set.Channels != enc.Net.Channels {
+// encodeSet runs the model's encoder over a set and packs the signs into
+// codes.
+func encodeSet(m *modelfile.Model, enc encoder.Encoder, set *dataset.Set) (*codes.Set, error) {
+	p := m.Header.Preprocess
+	if set.Height != p.Height || set.Width != p.Width || set.Channels != p.Channels {
 		return nil, badInput("images are %dx%dx%d, the model takes %dx%dx%d",
-			set.Height, set.Width, set.Channels, enc.Net.Height, enc.Net.Width, enc.Net.Channels)
+			set.Height, set.Width, set.Channels, p.Height, p.Width, p.Channels)
 	}
 	out, err := enc.Encode(set.Pixels, set.Len())
 	if err != nil {
 		return nil, err
 	}
-	cs, err := codes.New(enc.Net.Outputs)
+	cs, err := codes.New(enc.Outputs())
 	if err != nil {
 		return nil, err
 	}

@@ -209,3 +209,29 @@ func TestRun_BenchIndex(t *testing.T) {
 		t.Errorf("12 bits: exit %d", code)
 	}
 }
+
+// TestRun_Shallow fits each shallow method on a folder and searches its
+// index: an indexed image finds itself first.
+func TestRun_Shallow(t *testing.T) {
+	dir := t.TempDir()
+	photos := filepath.Join(dir, "photos")
+	writeShapes(t, photos, 8)
+	for _, method := range []string{"lsh", "pcah", "itq"} {
+		model := filepath.Join(dir, method+".lkm")
+		if code, _, stderr := runCLI(t, "train", "--method", method, "--images", photos, "--bits", "8", "--out", model); code != 0 {
+			t.Fatalf("%s: train: exit %d: %s", method, code, stderr)
+		}
+		idx := filepath.Join(dir, method+".idx")
+		if code, _, stderr := runCLI(t, "index", "--model", model, "--images", photos, "--index", idx); code != 0 {
+			t.Fatalf("%s: index: exit %d: %s", method, code, stderr)
+		}
+		code, out, stderr := runCLI(t, "search", "--index", idx, "--json", "--k", "3", filepath.Join(photos, "bars", "c.png"))
+		if code != 0 || !strings.Contains(out, `"distance":0`) {
+			t.Errorf("%s: search: exit %d, %s %s", method, code, out, stderr)
+		}
+	}
+	// PCA-based methods cannot give more bits than input dimensions.
+	if code, _, stderr := runCLI(t, "train", "--method", "pcah", "--images", photos, "--bits", "1000", "--out", filepath.Join(dir, "x.lkm")); code != exitBadInput {
+		t.Errorf("pcah with 1000 bits: exit %d, %s", code, stderr)
+	}
+}
