@@ -38,27 +38,70 @@ var palette = []color.RGBA{
 	{148, 103, 189, 255}, {140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255},
 }
 
-// xy maps (recall, precision) in [0,1]^2 to pixel coordinates.
-func xy(recall, precision float64) (int, int) {
-	return marginL + int(recall*innerW+0.5), marginT + innerH - int(precision*innerH+0.5)
+// xy maps (x, y) in [0,1]^2 to pixel coordinates.
+func xy(x, y float64) (int, int) {
+	return marginL + int(x*innerW+0.5), marginT + innerH - int(y*innerH+0.5)
+}
+
+// Series is one labelled line of a LinePlot, X and Y of equal length.
+type Series struct {
+	Label string
+	X, Y  []float64
+}
+
+// LinePlot is a line chart with a y axis from 0 to 1 and an x axis from
+// XMin to XMax.
+type LinePlot struct {
+	Title, XLabel, YLabel string
+	XMin, XMax            float64
+	Series                []Series
 }
 
 // WritePlot writes curves as precision (y) against recall (x) to path, as
 // SVG or PNG by its extension.
 func WritePlot(path, title string, curves []Curve) error {
+	p := LinePlot{Title: title, XLabel: "recall", YLabel: "precision", XMin: 0, XMax: 1}
+	for _, c := range curves {
+		s := Series{Label: c.Label}
+		for _, pt := range c.Points {
+			s.X = append(s.X, pt.Recall)
+			s.Y = append(s.Y, pt.Precision)
+		}
+		p.Series = append(p.Series, s)
+	}
+	return p.Write(path)
+}
+
+// Write writes the plot to path, as SVG or PNG by its extension.
+func (p LinePlot) Write(path string) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".svg" && ext != ".png" {
 		return fmt.Errorf("eval: plot file %s must end in .svg or .png", path)
 	}
 	return codes.AtomicWrite(path, func(w io.Writer) error {
 		if ext == ".svg" {
-			return writeSVG(w, title, curves)
+			return p.svg(w)
 		}
-		return writePNG(w, title, curves)
+		return p.png(w)
 	})
 }
 
-func writeSVG(w io.Writer, title string, curves []Curve) error {
+// scale maps a data point to the unit square.
+func (p LinePlot) scale(x, y float64) (float64, float64) {
+	return (x - p.XMin) / max(p.XMax-p.XMin, 1e-12), y
+}
+
+// tick returns the label of the i-th of 10 x-axis ticks.
+func (p LinePlot) tick(i int) string {
+	v := p.XMin + (p.XMax-p.XMin)*float64(i)/10
+	if p.XMax-p.XMin >= 10 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func (p LinePlot) svg(w io.Writer) error {
+	title := p.Title
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", plotW, plotH)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
@@ -70,16 +113,16 @@ func writeSVG(w io.Writer, title string, curves []Curve) error {
 		_, y := xy(0, v)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ddd"/>`, x, marginT, x, marginT+innerH)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ddd"/>`+"\n", marginL, y, marginL+innerW, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%.1f</text>`, x, marginT+innerH+16, v)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`, x, marginT+innerH+16, p.tick(i))
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%.1f</text>`+"\n", marginL-6, y+4, v)
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">recall</text>`+"\n", marginL+innerW/2, plotH-12)
-	fmt.Fprintf(&b, `<text x="16" y="%d" transform="rotate(-90 16 %d)" text-anchor="middle">precision</text>`+"\n", marginT+innerH/2, marginT+innerH/2)
-	for i, c := range curves {
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`+"\n", marginL+innerW/2, plotH-12, html.EscapeString(p.XLabel))
+	fmt.Fprintf(&b, `<text x="16" y="%d" transform="rotate(-90 16 %d)" text-anchor="middle">%s</text>`+"\n", marginT+innerH/2, marginT+innerH/2, html.EscapeString(p.YLabel))
+	for i, c := range p.Series {
 		col := palette[i%len(palette)]
 		var pts []string
-		for _, p := range c.Points {
-			x, y := xy(p.Recall, p.Precision)
+		for j := range c.X {
+			x, y := xy(p.scale(c.X[j], c.Y[j]))
 			pts = append(pts, fmt.Sprintf("%d,%d", x, y))
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="rgb(%d,%d,%d)" stroke-width="2" points="%s"/>`+"\n", col.R, col.G, col.B, strings.Join(pts, " "))
@@ -90,7 +133,7 @@ func writeSVG(w io.Writer, title string, curves []Curve) error {
 	return err
 }
 
-func writePNG(w io.Writer, title string, curves []Curve) error {
+func (p LinePlot) png(w io.Writer) error {
 	img := image.NewRGBA(image.Rect(0, 0, plotW, plotH))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	grey := color.RGBA{221, 221, 221, 255}
@@ -100,7 +143,7 @@ func writePNG(w io.Writer, title string, curves []Curve) error {
 		_, y := xy(0, v)
 		line(img, x, marginT, x, marginT+innerH, grey)
 		line(img, marginL, y, marginL+innerW, y, grey)
-		text(img, x-8, marginT+innerH+16, fmt.Sprintf("%.1f", v), color.Black)
+		text(img, x-8, marginT+innerH+16, p.tick(i), color.Black)
 		text(img, marginL-30, y+4, fmt.Sprintf("%.1f", v), color.Black)
 	}
 	x0, y0 := xy(0, 0)
@@ -108,14 +151,14 @@ func writePNG(w io.Writer, title string, curves []Curve) error {
 	for _, s := range [][4]int{{x0, y0, x1, y0}, {x0, y1, x1, y1}, {x0, y0, x0, y1}, {x1, y0, x1, y1}} {
 		line(img, s[0], s[1], s[2], s[3], color.Black)
 	}
-	text(img, marginL, 24, title, color.Black)
-	text(img, marginL+innerW/2-20, plotH-12, "recall", color.Black)
-	text(img, 4, marginT-8, "precision", color.Black)
-	for i, c := range curves {
+	text(img, marginL, 24, p.Title, color.Black)
+	text(img, marginL+innerW/2-20, plotH-12, p.XLabel, color.Black)
+	text(img, 4, marginT-8, p.YLabel, color.Black)
+	for i, c := range p.Series {
 		col := palette[i%len(palette)]
-		for j := 1; j < len(c.Points); j++ {
-			ax, ay := xy(c.Points[j-1].Recall, c.Points[j-1].Precision)
-			bx, by := xy(c.Points[j].Recall, c.Points[j].Precision)
+		for j := 1; j < len(c.X); j++ {
+			ax, ay := xy(p.scale(c.X[j-1], c.Y[j-1]))
+			bx, by := xy(p.scale(c.X[j], c.Y[j]))
 			line(img, ax, ay, bx, by, col)
 			line(img, ax, ay+1, bx, by+1, col)
 		}

@@ -27,6 +27,10 @@ type benchOptions struct {
 	TorchThreads int
 	Python       string
 	JSON         bool
+	BitsList     intList
+	Methods      string
+	Out          string
+	Seed         int64
 	N, Queries   int
 	K            int
 	HNSW         bool
@@ -51,7 +55,7 @@ type benchReport struct {
 func init() {
 	register(&command{
 		Name:  "bench",
-		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]",
 		Short: "Measure training and search speed against PyTorch and FAISS",
 		Long: `
 Bench train trains DSH on the reference network (conv32-bn-relu-pool,
@@ -61,6 +65,13 @@ first step (graph compilation). It then runs the PyTorch reference
 (shared/anchors/torch_dsh_fmnist.py, Debian python3-torch) for the same
 epochs on the same machine, with --torch-threads threads, and prints both
 rates and their ratio (Lookalike / PyTorch).
+
+Bench quality trains every method (--methods, default all) at every code
+length (--bits, default 16,32,48,64) on the protocol's training images,
+evaluates each on the protocol, runs the PyTorch DSH reference at the same
+lengths when dsh is selected (or says why not), and writes the results page
+--out (default docs/results.md) with a PR-curve plot at 48 bits and a
+mAP-against-bits plot beside it.
 
 Bench index builds the clustered workload of shared/anchors/faiss_hamming.py
 (10 random centres, each bit flipped with probability 0.15; seed 0): --n
@@ -74,17 +85,21 @@ and memory per item, and the ratio to FAISS's flat index.
 Examples:
 
 	lookalike bench train --epochs 2
-	lookalike bench index --n 1000000 --bits 64 --queries 1000 --k 100`,
+	lookalike bench index --n 1000000 --bits 64 --queries 1000 --k 100
+	lookalike bench quality --methods lsh,pcah,itq --bits 16,32,64`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o benchOptions
 			o.dataOptions.AddFlags(fs, "training images")
-			fs.IntVar(&o.Bits, "bits", 0, "code length (default 48 for train, 64 for index)")
+			fs.Var(&o.BitsList, "bits", "code length (default 48 for train, 64 for index); for quality a comma-separated list (default 16,32,48,64)")
+			fs.StringVar(&o.Methods, "methods", "", "quality: comma-separated methods (default all)")
+			fs.StringVar(&o.Out, "out", "docs/results.md", "quality: results page to write (plots go beside it)")
+			fs.Int64Var(&o.Seed, "seed", 0, "quality: training seed")
 			fs.IntVar(&o.N, "n", 1_000_000, "index: database codes")
 			fs.IntVar(&o.Queries, "queries", 1000, "index: queries")
 			fs.IntVar(&o.K, "k", 100, "index: neighbours per query")
 			fs.BoolVar(&o.HNSW, "hnsw", false, "index: also time FAISS IndexBinaryHNSW (slow to build)")
 			fs.BoolVar(&o.NoFAISS, "no-faiss", false, "index: skip FAISS")
-			fs.IntVar(&o.Epochs, "epochs", 2, "epochs to time, for each side")
+			fs.IntVar(&o.Epochs, "epochs", 0, "train: epochs to time for each side (default 2); quality: epochs of deep methods (default 30)")
 			fs.StringVar(&o.TorchScript, "torch-script", "../shared/anchors/torch_dsh_fmnist.py", "PyTorch reference script; empty skips it")
 			fs.IntVar(&o.TorchThreads, "torch-threads", runtime.NumCPU(), "threads for PyTorch (Lookalike uses all cores)")
 			fs.StringVar(&o.Python, "python", "/usr/bin/python3", "Python with Debian's python3-torch")
@@ -96,18 +111,33 @@ Examples:
 	})
 }
 
-func runBench(ctx context.Context, o benchOptions, args []string, stdout, _ io.Writer) error {
-	if len(args) == 1 && args[0] == "index" {
+func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw io.Writer) error {
+	if len(args) != 1 {
+		return badInput("usage: lookalike bench train|index|quality [flags]")
+	}
+	if len(o.BitsList) > 0 {
+		o.Bits = o.BitsList[0]
+	}
+	switch args[0] {
+	case "index":
 		if o.Bits == 0 {
 			o.Bits = 64
 		}
 		return runBenchIndex(ctx, o, stdout)
-	}
-	if len(args) != 1 || args[0] != "train" {
-		return badInput("usage: lookalike bench train|index [flags]")
+	case "quality":
+		if o.Epochs == 0 {
+			o.Epochs = 30
+		}
+		return runBenchQuality(ctx, o, stdout, errw)
+	case "train":
+	default:
+		return badInput("usage: lookalike bench train|index|quality [flags]")
 	}
 	if o.Bits == 0 {
 		o.Bits = 48
+	}
+	if o.Epochs == 0 {
+		o.Epochs = 2
 	}
 	if o.Epochs < 1 {
 		return badInput("--epochs must be at least 1")

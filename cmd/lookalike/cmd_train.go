@@ -78,83 +78,83 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 	if len(args) > 0 {
 		return badInput("unexpected arguments %q", args)
 	}
-	if err := codes.CheckBits(o.Bits); err != nil {
-		return inputError{err}
-	}
-	m, err := hashing.Lookup(o.Method)
+	set, protocol, err := o.trainingSet(errw)
 	if err != nil {
-		return inputError{err}
+		return err
 	}
-	if sh, ok := m.(hashing.Shallow); ok {
-		return trainShallow(o, sh, errw)
+	checkpoint := o.Checkpoint
+	if checkpoint == "" {
+		checkpoint = o.Out + ".ckpt"
 	}
-	deep, ok := m.(hashing.Deep)
-	if !ok {
-		return badInput("method %s cannot be trained from the command line", o.Method)
-	}
-	c := training.NewConfig(deep, o.Bits)
-	c.Epochs, c.BatchSize, c.LearningRate, c.Seed = o.Epochs, o.BatchSize, o.LearningRate, o.Seed
-	c.Net.Filters, c.Net.Hidden = o.Filters, o.Hidden
-	if !o.Quiet {
-		c.Progress = errw
-	}
-	c.Checkpoint = o.Checkpoint
-	if c.Checkpoint == "" {
-		c.Checkpoint = o.Out + ".ckpt"
-	}
-	var set *dataset.Set
-	if o.Images != "" {
-		pre := modelfile.Preprocess{Height: c.Net.Height, Width: c.Net.Width, Channels: c.Net.Channels}
-		f, err := o.folder(pre, func(s string) { fmt.Fprintln(errw, s) })
-		if err != nil {
-			return err
-		}
-		set, c.Protocol = f.Set, "folder:"+o.Images
-	} else {
-		split, err := o.split()
-		if err != nil {
-			return err
-		}
-		set, c.Protocol = split.Train, split.Protocol
-		c.Net.Height, c.Net.Width, c.Net.Channels = set.Height, set.Width, set.Channels
-	}
-	if err := c.Net.Validate(); err != nil {
-		return inputError{err}
-	}
-	fmt.Fprintf(errw, "training %s, %d bits, on %d images of %s: %s, %d epochs, batch %d, lr %g, seed %d\n",
-		o.Method, o.Bits, set.Len(), c.Protocol, encoder.CNN(c.Net), c.Epochs, c.BatchSize, c.LearningRate, c.Seed)
-	model, err := training.Train(ctx, c, set)
+	model, err := fit(ctx, o, set, protocol, checkpoint, errw)
 	if err != nil {
 		return err
 	}
 	if err := modelfile.WriteFile(o.Out, model); err != nil {
 		return err
 	}
-	if err := training.Remove(c.Checkpoint); err != nil {
-		return err
+	if checkpoint != "" {
+		if err := training.Remove(checkpoint); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(errw, "wrote %s (%.0f s of training)\n", o.Out, model.Header.Training.Seconds)
+	fmt.Fprintf(errw, "wrote %s (%.1f s of training)\n", o.Out, model.Header.Training.Seconds)
 	return nil
 }
 
-// trainShallow fits a shallow method on the pixels of the training images.
-func trainShallow(o trainOptions, m hashing.Shallow, errw io.Writer) error {
-	var set *dataset.Set
-	protocol := "folder:" + o.Images
+// trainingSet loads the training images: a protocol's train split, or a
+// folder read at the reference network's input size.
+func (o *trainOptions) trainingSet(errw io.Writer) (*dataset.Set, string, error) {
 	if o.Images != "" {
-		pre := modelfile.Preprocess{Height: 28, Width: 28, Channels: 1}
+		ref := encoder.Reference(1)
+		pre := modelfile.Preprocess{Height: ref.Height, Width: ref.Width, Channels: ref.Channels}
 		f, err := o.folder(pre, func(s string) { fmt.Fprintln(errw, s) })
 		if err != nil {
-			return err
+			return nil, "", err
 		}
-		set = f.Set
-	} else {
-		split, err := o.split()
-		if err != nil {
-			return err
-		}
-		set, protocol = split.Train, split.Protocol
+		return f.Set, "folder:" + o.Images, nil
 	}
+	split, err := o.split()
+	if err != nil {
+		return nil, "", err
+	}
+	return split.Train, split.Protocol, nil
+}
+
+// fit trains o.Method at o.Bits on set and returns the model. Deep methods
+// checkpoint to checkpoint ("" for none).
+func fit(ctx context.Context, o trainOptions, set *dataset.Set, protocol, checkpoint string, errw io.Writer) (*modelfile.Model, error) {
+	if err := codes.CheckBits(o.Bits); err != nil {
+		return nil, inputError{err}
+	}
+	m, err := hashing.Lookup(o.Method)
+	if err != nil {
+		return nil, inputError{err}
+	}
+	switch m := m.(type) {
+	case hashing.Shallow:
+		return fitShallow(o, m, set, protocol, errw)
+	case hashing.Deep:
+		c := training.NewConfig(m, o.Bits)
+		c.Epochs, c.BatchSize, c.LearningRate, c.Seed = o.Epochs, o.BatchSize, o.LearningRate, o.Seed
+		c.Net.Filters, c.Net.Hidden = o.Filters, o.Hidden
+		c.Net.Height, c.Net.Width, c.Net.Channels = set.Height, set.Width, set.Channels
+		c.Protocol, c.Checkpoint = protocol, checkpoint
+		if !o.Quiet {
+			c.Progress = errw
+		}
+		if err := c.Net.Validate(); err != nil {
+			return nil, inputError{err}
+		}
+		fmt.Fprintf(errw, "training %s, %d bits, on %d images of %s: %s, %d epochs, batch %d, lr %g, seed %d\n",
+			o.Method, o.Bits, set.Len(), protocol, c.Net, c.Epochs, c.BatchSize, c.LearningRate, c.Seed)
+		return training.Train(ctx, c, set)
+	}
+	return nil, badInput("method %s cannot be trained from the command line", o.Method)
+}
+
+// fitShallow fits a shallow method on the pixels of the training images.
+func fitShallow(o trainOptions, m hashing.Shallow, set *dataset.Set, protocol string, errw io.Writer) (*modelfile.Model, error) {
 	fmt.Fprintf(errw, "fitting %s, %d bits, on the pixels of %d images of %s, seed %d\n", o.Method, o.Bits, set.Len(), protocol, o.Seed)
 	start := time.Now()
 	var labels []int32
@@ -163,19 +163,14 @@ func trainShallow(o trainOptions, m hashing.Shallow, errw io.Writer) error {
 	}
 	l, err := m.Fit(set.Pixels, set.ImageSize(), labels, o.Bits, o.Seed)
 	if err != nil {
-		return inputError{err}
+		return nil, inputError{err}
 	}
-	model := &modelfile.Model{
+	return &modelfile.Model{
 		Header: modelfile.Header{
 			Method: o.Method, Bits: o.Bits, Kind: modelfile.KindLinear,
 			Preprocess: modelfile.Preprocess{Height: set.Height, Width: set.Width, Channels: set.Channels, Scale: 1.0 / 255},
 			Training:   modelfile.Training{Protocol: protocol, Images: set.Len(), Seed: o.Seed, Seconds: time.Since(start).Seconds()},
 		},
 		Variables: modelfile.LinearVariables(l),
-	}
-	if err := modelfile.WriteFile(o.Out, model); err != nil {
-		return err
-	}
-	fmt.Fprintf(errw, "wrote %s (%.1f s of fitting)\n", o.Out, model.Header.Training.Seconds)
-	return nil
+	}, nil
 }

@@ -235,3 +235,37 @@ func TestRun_Shallow(t *testing.T) {
 		t.Errorf("pcah with 1000 bits: exit %d, %s", code, stderr)
 	}
 }
+
+// TestRun_BenchQuality is the CI smoke version of the results table: two
+// shallow methods at two lengths on fmnist-1k.
+func TestRun_BenchQuality(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(dataset.DefaultFashionMNIST, "train-images-idx3-ubyte.gz")); err != nil {
+		t.Skip("Fashion-MNIST not installed: " + dataset.InstallHint)
+	}
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	out := filepath.Join(t.TempDir(), "docs", "results.md")
+	code, stdout, stderr := runCLI(t, "bench", "quality", "--methods", "lsh,itq", "--bits", "16,48", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	page, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| lsh | 16 |", "| itq | 48 |", "bench quality --protocol fmnist-1k --methods lsh,itq --bits 16,48", "pr-48.png"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("results page lacks %q:\n%s", want, page)
+		}
+	}
+	for _, plot := range []string{"pr-48.png", "map-bits.png"} {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(out), plot)); err != nil {
+			t.Error(err)
+		}
+	}
+	_ = stdout
+	if code, _, _ := runCLI(t, "bench", "quality", "--methods", "nope"); code != exitBadInput {
+		t.Errorf("unknown method: exit %d", code)
+	}
+}
