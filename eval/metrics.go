@@ -99,9 +99,16 @@ func scoreQuery(dist []uint16, order []int32, nbits int, label int32, dbLabels [
 		order[start[d]] = int32(i)
 		start[d]++
 	}
-	hits := 0
+	r := scoreOrder(order, label, dbLabels)
+	s.apAll, s.apK, s.pK = r.apAll, r.apK, r.pK
+	return s
+}
+
+// scoreOrder computes AP@all, AP@K and P@K of one ranked database.
+func scoreOrder(order []int32, label int32, dbLabels []int32) queryStats {
+	var s queryStats
+	hits, hitsK := 0, 0
 	var sumAll, sumK float64
-	hitsK := 0
 	for rank, i := range order {
 		if dbLabels[i] != label {
 			continue
@@ -114,8 +121,8 @@ func scoreQuery(dist []uint16, order []int32, nbits int, label int32, dbLabels [
 			hitsK = hits
 		}
 	}
-	if s.totalRelevant > 0 {
-		s.apAll = sumAll / float64(s.totalRelevant)
+	if hits > 0 {
+		s.apAll = sumAll / float64(hits)
 	}
 	if hitsK > 0 {
 		s.apK = sumK / float64(hitsK)

@@ -114,3 +114,19 @@ func TestWritePlot(t *testing.T) {
 		t.Error("gif accepted")
 	}
 }
+
+// TestEuclidean: query 0 against 1 (relevant), -0.5, 2 (relevant), 0.5:
+// distances 1, 0.5, 2, 0.5 rank #1, #3 (tie by position), #0, #2, so the
+// relevant items sit at ranks 3 and 4: AP = (1/3 + 2/4) / 2 = 5/12.
+func TestEuclidean(t *testing.T) {
+	r, err := Euclidean([]float32{0}, []int32{1}, []float32{1, -0.5, 2, 0.5}, []int32{1, 0, 1, 0}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(r.MAPAll, 5.0/12) || !near(r.PAt1000, 0.5) {
+		t.Errorf("mAP %v P@1000 %v, want 5/12 and 0.5", r.MAPAll, r.PAt1000)
+	}
+	if _, err := Euclidean([]float32{0, 1}, []int32{1}, []float32{1}, []int32{1}, 1); err == nil {
+		t.Error("mismatched lengths accepted")
+	}
+}
