@@ -13,8 +13,7 @@ if [ ! -f out/dsh48.lkm ]; then
 	$L train --method dsh --bits 48 --protocol fmnist-1k --out out/dsh48.lkm
 fi
 $L index --model out/dsh48.lkm --protocol fmnist-1k --index out/fmnist.idx
-$L eval --model out/dsh48.lkm --protocol fmnist-1k --plot out/pr-dsh48.svg
-$L eval --model out/dsh48.lkm --protocol fmnist-1k --json > out/eval-dsh48.json
+$L eval --index out/fmnist.idx --protocol fmnist-1k --plot out/pr-dsh48.svg --report out/eval-dsh48.json
 echo
 echo "nearest neighbours of database image 0:"
 $L search --index out/fmnist.idx --id 0 --k 5

@@ -6,22 +6,26 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
+	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/eval"
 )
 
 type evalOptions struct {
 	dataOptions
-	Model string
-	JSON  bool
-	Plot  string
+	Model  string
+	JSON   bool
+	Plot   string
+	Index  string
+	Report string
 }
 
 func init() {
 	register(&command{
 		Name:  "eval",
-		Usage: "eval --model MODEL [--protocol fmnist-1k] [--json] [--plot pr.svg]",
+		Usage: "eval (--model MODEL | --index DIR) [--protocol fmnist-1k] [--json] [--plot pr.svg] [--report FILE]",
 		Short: "Evaluate a model under an evaluation protocol",
 		Long: `
 Eval encodes the protocol's queries and database with the model, ranks the
@@ -43,6 +47,8 @@ Example:
 			fs.StringVar(&o.Model, "model", "", "model file (required)")
 			fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 			fs.StringVar(&o.Plot, "plot", "", "write the PR curve plot to this .svg or .png file")
+			fs.StringVar(&o.Index, "index", "", "take the model and the database codes from this index directory (built by 'lookalike index' on the protocol's database) instead of encoding the database again")
+			fs.StringVar(&o.Report, "report", "", "also write the JSON report to this file")
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {
 				return runEval(ctx, o, args, out, errw)
 			}
@@ -53,6 +59,14 @@ Example:
 func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Writer) error {
 	if len(args) > 0 {
 		return badInput("unexpected arguments %q", args)
+	}
+	var ix *openedIndex
+	if o.Index != "" {
+		var err error
+		if ix, err = openIndex(o.Index); err != nil {
+			return err
+		}
+		o.Model = filepath.Join(o.Index, modelFile)
 	}
 	m, enc, err := loadModel(o.Model)
 	if err != nil {
@@ -70,12 +84,18 @@ func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Wri
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	db, err := encodeSet(m, enc, split.Database)
-	if err != nil {
+	var db *codes.Set
+	dbLabels := split.Database.Labels
+	if ix != nil {
+		if ix.meta.Source != split.Protocol+":database" || ix.codes.Len() != split.Database.Len() {
+			return badInput("index %s holds %s (%d codes), not the database of %s", o.Index, ix.meta.Source, ix.codes.Len(), split.Protocol)
+		}
+		db = ix.codes
+	} else if db, err = encodeSet(m, enc, split.Database); err != nil {
 		return err
 	}
 	encodeTime := time.Since(start)
-	r, err := eval.Hamming(q, split.Query.Labels, db, split.Database.Labels)
+	r, err := eval.Hamming(q, split.Query.Labels, db, dbLabels)
 	if err != nil {
 		return err
 	}
@@ -85,12 +105,26 @@ func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Wri
 			return err
 		}
 	}
+	if o.Report != "" {
+		err := codes.AtomicWrite(o.Report, func(w io.Writer) error {
+			e := json.NewEncoder(w)
+			e.SetIndent("", "  ")
+			return e.Encode(r)
+		})
+		if err != nil {
+			return err
+		}
+	}
 	if o.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(stdout, "encoded %d queries and %d database images in %.1f s\n", r.Queries, r.Database, encodeTime.Seconds())
+	what := "queries and database"
+	if ix != nil {
+		what = "queries (database codes from " + o.Index + ")"
+	}
+	fmt.Fprintf(stdout, "encoded the %s in %.1f s\n", what, encodeTime.Seconds())
 	eval.WriteTable(stdout, r)
 	return nil
 }

@@ -191,6 +191,29 @@ func TestRun_FashionMNIST(t *testing.T) {
 	if m := r["map_all"].(float64); m < 0.4 {
 		t.Errorf("mAP@all after one epoch = %v, want > 0.4", m)
 	}
+	// Evaluating through an index of the database gives the same figures.
+	idx := filepath.Join(dir, "idx")
+	if code, _, stderr := runCLI(t, "index", "--model", model, "--index", idx); code != 0 {
+		t.Fatalf("index: exit %d: %s", code, stderr)
+	}
+	report := filepath.Join(dir, "report.json")
+	if code, _, stderr := runCLI(t, "eval", "--index", idx, "--report", report); code != 0 {
+		t.Fatalf("eval --index: exit %d: %s", code, stderr)
+	}
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r2 map[string]any
+	if err := json.Unmarshal(raw, &r2); err != nil {
+		t.Fatal(err)
+	}
+	if r2["map_all"] != r["map_all"] || r2["p_r2"] != r["p_r2"] {
+		t.Errorf("through the index: %v / %v, directly: %v / %v", r2["map_all"], r2["p_r2"], r["map_all"], r["p_r2"])
+	}
+	if code, _, _ := runCLI(t, "eval", "--index", idx, "--protocol", "fmnist-full"); code != exitBadInput {
+		t.Errorf("index of another protocol's database accepted: exit %d", code)
+	}
 }
 
 func TestRun_BenchIndex(t *testing.T) {
