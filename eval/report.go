@@ -21,9 +21,9 @@ func WriteTable(w io.Writer, r *Report) {
 	tw.Flush()
 	fmt.Fprintln(w, "\nPR curve (radius: precision recall)")
 	for _, p := range r.PR {
-		if p.Radius > 0 && p.Recall >= 0.999999 && r.PR[p.Radius-1].Recall >= 0.999999 {
-			break
-		}
 		fmt.Fprintf(w, "  r=%-3d %.4f %.4f\n", p.Radius, p.Precision, p.Recall)
+		if p.Recall >= 0.9999 {
+			break // the rest of the curve is the whole database
+		}
 	}
 }
