@@ -39,12 +39,7 @@ func (ITQ) Info() Info {
 
 // Fit learns the PCA projection and the rotation.
 func (m ITQ) Fit(x []float32, dim int, _ []int32, bits int, seed int64) (*encoder.Linear, error) {
-	n, err := checkFit(x, dim, bits)
-	if err != nil {
-		return nil, err
-	}
-	mean, c := centred(x, n, dim)
-	w, err := principal(c, bits)
+	mean, c, w, err := pca(x, dim, bits)
 	if err != nil {
 		return nil, err
 	}

@@ -21,12 +21,7 @@ func (PCAH) Info() Info {
 
 // Fit projects on the bits leading principal directions.
 func (PCAH) Fit(x []float32, dim int, _ []int32, bits int, _ int64) (*encoder.Linear, error) {
-	n, err := checkFit(x, dim, bits)
-	if err != nil {
-		return nil, err
-	}
-	mean, c := centred(x, n, dim)
-	w, err := principal(c, bits)
+	mean, _, w, err := pca(x, dim, bits)
 	if err != nil {
 		return nil, err
 	}

@@ -101,3 +101,16 @@ func linear(mean []float32, w *mat.Dense) *encoder.Linear {
 	}
 	return l
 }
+
+// pca returns the mean of the training vectors, the centred n x dim data
+// and its bits leading principal directions (dim x bits): the first step
+// of PCAH and ITQ.
+func pca(x []float32, dim, bits int) (mean []float32, c, w *mat.Dense, err error) {
+	n, err := checkFit(x, dim, bits)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	mean, c = centred(x, n, dim)
+	w, err = principal(c, bits)
+	return mean, c, w, err
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -99,9 +98,7 @@ func runBenchIndex(ctx context.Context, o benchOptions, stdout io.Writer) error 
 		}
 	}
 	if o.JSON {
-		e := json.NewEncoder(stdout)
-		e.SetIndent("", "  ")
-		return e.Encode(r)
+		return writeJSON(stdout, r)
 	}
 	fmt.Fprintf(stdout, "exact Hamming k-NN: %s, n=%d, %d bits, %d queries, k=%d, %d cores\n",
 		r.Workload, r.N, r.Bits, r.Queries, r.K, r.Cores)

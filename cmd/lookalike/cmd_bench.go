@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -165,9 +164,7 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 		}
 	}
 	if o.JSON {
-		e := json.NewEncoder(stdout)
-		e.SetIndent("", "  ")
-		return e.Encode(r)
+		return writeJSON(stdout, r)
 	}
 	fmt.Fprintf(stdout, "training throughput, %s, batch %d, %d epochs of %d images, %d cores\n",
 		r.Network, r.BatchSize, r.Epochs, split.Train.Len(), r.Cores)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -107,18 +106,14 @@ func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Wri
 	}
 	if o.Report != "" {
 		err := codes.AtomicWrite(o.Report, func(w io.Writer) error {
-			e := json.NewEncoder(w)
-			e.SetIndent("", "  ")
-			return e.Encode(r)
+			return writeJSON(w, r)
 		})
 		if err != nil {
 			return err
 		}
 	}
 	if o.JSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(stdout, r)
 	}
 	what := "queries and database"
 	if ix != nil {

@@ -115,9 +115,7 @@ func runIndex(_ context.Context, o indexOptions, args []string, _, errw io.Write
 		Method: m.Header.Method, Bits: cs.Bits, Count: cs.Len(), Source: source}
 	// meta.json goes last: an index directory without it is incomplete.
 	err = codes.AtomicWrite(filepath.Join(o.Index, metaFile), func(w io.Writer) error {
-		e := json.NewEncoder(w)
-		e.SetIndent("", "  ")
-		return e.Encode(meta)
+		return writeJSON(w, meta)
 	})
 	if err != nil {
 		return err

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/dataset"
@@ -80,4 +82,11 @@ func encodeSet(m *modelfile.Model, enc encoder.Encoder, set *dataset.Set) (*code
 	}
 	cs.AppendSigns(out)
 	return cs, nil
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(v)
 }
