@@ -127,13 +127,18 @@ func same(a, b []Result) bool {
 	return true
 }
 
-func BenchmarkHamming_Search(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 2))
+// randomCodes returns n uniformly random 64-bit codes.
+func randomCodes(rng *rand.Rand, n int) *codes.Set {
 	s, _ := codes.New(64)
-	for i := 0; i < 1_000_000; i++ {
+	for i := 0; i < n; i++ {
 		s.Data = append(s.Data, rng.Uint64())
 	}
-	h := NewHamming(s)
+	return s
+}
+
+func BenchmarkHamming_Search(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	h := NewHamming(randomCodes(rng, 1_000_000))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		h.Search([]uint64{rng.Uint64()}, 100)
@@ -142,15 +147,8 @@ func BenchmarkHamming_Search(b *testing.B) {
 
 func BenchmarkHamming_SearchBatch(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	s, _ := codes.New(64)
-	for i := 0; i < 1_000_000; i++ {
-		s.Data = append(s.Data, rng.Uint64())
-	}
-	q, _ := codes.New(64)
-	for i := 0; i < 256; i++ {
-		q.Data = append(q.Data, rng.Uint64())
-	}
-	h := NewHamming(s)
+	h := NewHamming(randomCodes(rng, 1_000_000))
+	q := randomCodes(rng, 256)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		h.SearchBatch(q, 100)

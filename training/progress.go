@@ -58,8 +58,3 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 }
-
-// Rate returns images per second measured after the first step.
-func (p *progress) Rate() float64 {
-	return float64(p.images) / max(time.Since(p.start).Seconds(), 1e-9)
-}
