@@ -27,39 +27,21 @@ func run(t *testing.T, fn func(x *Node) *Node, x *tensors.Tensor) []float32 {
 	return v
 }
 
-func TestMaxPool2(t *testing.T) {
-	// One 4x4 single-channel image; its 2x2 blocks have maxima 6, 8, 14, 16.
-	// A 5x5 image drops its last row and column, as PyTorch does.
-	x := make([]float32, 16)
-	for i := range x {
-		x[i] = float32(i + 1)
-	}
-	got := run(t, MaxPool2, tensors.FromFlatDataAndDimensions(x, 1, 4, 4, 1))
-	want := []float32{6, 8, 14, 16}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("MaxPool2 = %v, want %v", got, want)
-		}
-	}
-	x5 := make([]float32, 25)
-	for i := range x5 {
-		x5[i] = float32(i)
-	}
-	got = run(t, MaxPool2, tensors.FromFlatDataAndDimensions(x5, 1, 5, 5, 1))
-	if want := []float32{6, 8, 16, 18}; len(got) != 4 || got[0] != want[0] || got[3] != want[3] {
-		t.Fatalf("MaxPool2 of 5x5 = %v, want %v", got, want)
-	}
-}
-
 func TestPatches(t *testing.T) {
-	// 2x2 image [[1 2] [3 4]], 3x3 zero-padded patches in (dy, dx) order.
-	x := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4}, 1, 2, 2, 1)
+	// 2x2 image [[1 2] [3 4]], 3x3 zero-padded patches in (dy, dx) order:
+	// row (dy, dx) holds, for each pixel, its neighbour at (dy-1, dx-1).
+	x := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4}, 1, 1, 2, 2)
 	got := run(t, func(x *Node) *Node { return Patches(x, 3) }, x)
 	want := []float32{
-		0, 0, 0, 0, 1, 2, 0, 3, 4, // pixel (0,0)
-		0, 0, 0, 1, 2, 0, 3, 4, 0, // pixel (0,1)
-		0, 1, 2, 0, 3, 4, 0, 0, 0, // pixel (1,0)
-		1, 2, 0, 3, 4, 0, 0, 0, 0, // pixel (1,1)
+		0, 0, 0, 1, // (0,0): up-left
+		0, 0, 1, 2, // (0,1): up
+		0, 0, 2, 0, // (0,2): up-right
+		0, 1, 0, 3, // (1,0): left
+		1, 2, 3, 4, // (1,1): the pixel itself
+		2, 0, 4, 0, // (1,2): right
+		0, 3, 0, 0, // (2,0): down-left
+		3, 4, 0, 0, // (2,1): down
+		4, 0, 0, 0, // (2,2): down-right
 	}
 	for i := range want {
 		if got[i] != want[i] {
@@ -73,28 +55,27 @@ func TestPatches(t *testing.T) {
 func TestConv2D(t *testing.T) {
 	const b, h, w, c, f, k = 2, 5, 4, 3, 4, 3
 	rng := rand.New(rand.NewPCG(3, 4))
-	x := make([]float32, b*h*w*c)
+	x := make([]float32, c*b*h*w)
 	for i := range x {
 		x[i] = rng.Float32()*2 - 1
 	}
 	backend, _ := Backend()
 	store := model.NewStore()
-	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node { return Conv2D(scope, x, f, k, true) })
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node { return Conv2D(scope, nil, x, f, k, false) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, b, h, w, c))
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, c, b, h, w))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := tensors.CopyFlatData[float32](out[0])
 	wt, _ := tensors.CopyFlatData[float32](store.GetVariable("/weights").MustValue())
-	bias, _ := tensors.CopyFlatData[float32](store.GetVariable("/bias").MustValue())
 	for n := 0; n < b; n++ {
 		for y := 0; y < h; y++ {
 			for xx := 0; xx < w; xx++ {
 				for o := 0; o < f; o++ {
-					sum := float64(bias[o])
+					sum := 0.0
 					for dy := 0; dy < k; dy++ {
 						for dx := 0; dx < k; dx++ {
 							sy, sx := y+dy-1, xx+dx-1
@@ -102,12 +83,12 @@ func TestConv2D(t *testing.T) {
 								continue
 							}
 							for ch := 0; ch < c; ch++ {
-								sum += float64(x[((n*h+sy)*w+sx)*c+ch]) * float64(wt[((dy*k+dx)*c+ch)*f+o])
+								sum += float64(x[((ch*b+n)*h+sy)*w+sx]) * float64(wt[((dy*k+dx)*c+ch)*f+o])
 							}
 						}
 					}
-					if g := got[((n*h+y)*w+xx)*f+o]; math.Abs(float64(g)-sum) > 1e-4 {
-						t.Fatalf("output (%d,%d,%d,%d) = %v, direct %v", n, y, xx, o, g, sum)
+					if g := got[((o*b+n)*h+y)*w+xx]; math.Abs(float64(g)-sum) > 1e-4 {
+						t.Fatalf("output (%d,%d,%d,%d) = %v, direct %v", o, n, y, xx, g, sum)
 					}
 				}
 			}
@@ -115,36 +96,136 @@ func TestConv2D(t *testing.T) {
 	}
 }
 
-// TestBatchNorm: in training, channel values {1, 3} and {2, 6} normalize
-// to -1, +1 (up to epsilon) with scale 1 and offset 0, and the running
-// averages move 10% of the way from (0, 1) to the batch mean and unbiased
-// variance: mean (2, 4) -> (0.2, 0.4); variance (2, 8) -> (1.1, 1.7).
-func TestBatchNorm(t *testing.T) {
+// TestNormPoolRelu: one channel, two 2x3 images. In training the batch
+// mean is 2 and the (biased) variance 12/3 = 4... see the values below; the
+// odd third column is dropped by the pooling, and the running averages
+// move 10% of the way to the batch mean and unbiased variance.
+func TestNormPoolRelu(t *testing.T) {
+	// Values 0,4,2 / 2,0,4 and -2,2,6 / 0,4,2: sum 24, mean 2; squares
+	// sum 4+16+4+4+16+4+36+4+16+4... computed in the test below by hand:
+	// sum of squares = 0+16+4+4+0+16+4+4+36+0+16+4 = 104, E[x^2] = 104/12,
+	// variance = 104/12 - 4 = 14/3, unbiased 14/3*12/11 = 56/11.
+	x := []float32{0, 4, 2, 2, 0, 4, -2, 2, 6, 0, 4, 2}
 	backend, _ := Backend()
 	store := model.NewStore()
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
 		scope.Store().SetTraining(x.Graph(), true)
-		return BatchNorm(scope, x)
+		return NormPoolRelu(scope, nil, x)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Exec(tensors.FromValue([][]float32{{1, 2}, {3, 6}}))
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, 1, 2, 2, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := tensors.CopyFlatData[float32](out[0])
-	for i, want := range []float64{-1, -1, 1, 1} {
-		if math.Abs(float64(got[i])-want) > 1e-3 {
-			t.Fatalf("normalized = %v", got)
-		}
+	std := math.Sqrt(14.0/3 + 1e-5)
+	// Windows (first two columns): max(0,4,2,0) = 4 and max(-2,2,0,4) = 4;
+	// both normalize to (4-2)/std.
+	want := []float64{2 / std, 2 / std}
+	if len(got) != 2 || math.Abs(float64(got[0])-want[0]) > 1e-5 || math.Abs(float64(got[1])-want[1]) > 1e-5 {
+		t.Fatalf("NormPoolRelu = %v, want %v", got, want)
 	}
 	mean, _ := tensors.CopyFlatData[float32](store.GetVariable("/batchnorm/mean").MustValue())
 	variance, _ := tensors.CopyFlatData[float32](store.GetVariable("/batchnorm/variance").MustValue())
-	if math.Abs(float64(mean[0])-0.2) > 1e-6 || math.Abs(float64(mean[1])-0.4) > 1e-6 ||
-		math.Abs(float64(variance[0])-1.1) > 1e-5 || math.Abs(float64(variance[1])-1.7) > 1e-5 {
+	if math.Abs(float64(mean[0])-0.2) > 1e-6 || math.Abs(float64(variance[0])-(0.9+0.1*56.0/11)) > 1e-5 {
 		t.Fatalf("running mean %v variance %v", mean, variance)
 	}
+	// A window whose values all normalize below zero gives 0.
+	inference, err := model.NewExec(backend, model.NewStore(), func(scope *model.Scope, x *Node) *Node {
+		return NormPoolRelu(scope, nil, x)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = inference.Exec(tensors.FromFlatDataAndDimensions([]float32{-3, -4, -5, -6}, 1, 1, 2, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = tensors.CopyFlatData[float32](out[0]); got[0] != 0 {
+		t.Fatalf("inference NormPoolRelu of negatives = %v, want 0", got)
+	}
+}
+
+// TestTapeBackward checks the written backward pass of a whole network
+// (two conv blocks with odd map sizes, a hidden layer) against GoMLX's
+// automatic differentiation of the same forward graph, for the loss
+// sum(output * r) with random r.
+func TestTapeBackward(t *testing.T) {
+	net := CNN{Height: 7, Width: 6, Channels: 2, Filters: []int{3, 4}, Kernel: 3, Hidden: []int{5}, Outputs: 4}
+	const batch = 3
+	rng := rand.New(rand.NewPCG(5, 6))
+	random := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = rng.Float32()*2 - 1
+		}
+		return v
+	}
+	x := tensors.FromFlatDataAndDimensions(random(batch*7*6*2), batch, 7, 6, 2)
+	r := tensors.FromFlatDataAndDimensions(random(batch*4), batch, 4)
+	backend, _ := Backend()
+	store := model.NewStore()
+	var names []string
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, r *Node) []*Node {
+		scope.Store().SetTraining(x.Graph(), true)
+		u, tape := net.Train(scope, x)
+		hand := tape.Backward(r)
+		loss := ReduceAllSum(Mul(u, r))
+		var nodes []*Node
+		for _, v := range tape.Variables() {
+			nodes = append(nodes, v.NodeValue(x.Graph()))
+		}
+		auto := Gradient(loss, nodes...)
+		var out []*Node
+		names = names[:0]
+		for i, v := range tape.Variables() {
+			names = append(names, v.String())
+			out = append(out, hand[v], auto[i])
+		}
+		return out
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
+		t.Helper()
+		outs, err := exec.Exec(x, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(names) != 10 {
+			t.Fatalf("tape has %d variables %v, want 10", len(names), names)
+		}
+		for i, name := range names {
+			hand, _ := tensors.CopyFlatData[float32](outs[2*i])
+			auto, _ := tensors.CopyFlatData[float32](outs[2*i+1])
+			scale := 0.0
+			for _, a := range auto {
+				scale = max(scale, math.Abs(float64(a)))
+			}
+			for j := range auto {
+				if d := math.Abs(float64(hand[j] - auto[j])); d > 1e-4*max(scale, 1) {
+					t.Fatalf("%s: %s[%d]: written backward %v, automatic %v", what, name, j, hand[j], auto[j])
+				}
+			}
+		}
+	}
+	check("initial weights")
+	// Negative normalization scales make the pooling select window minima.
+	for _, name := range []string{"/000_conv/batchnorm/scale", "/001_conv/batchnorm/scale"} {
+		v := store.GetVariable(name)
+		n := v.Shape().Size()
+		signs := make([]float32, n)
+		for i := range signs {
+			signs[i] = float32(1 - 2*(i%2))
+		}
+		if err := v.SetValue(tensors.FromFlatDataAndDimensions(signs, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("mixed-sign scales")
 }
 
 func TestCNN_Validate(t *testing.T) {

@@ -86,34 +86,38 @@ func (c CNN) String() string {
 	return s + fmt.Sprintf(" fc%d", c.Outputs)
 }
 
-// Features builds the network up to and including its last hidden layer,
-// returning [batch, Hidden[last]] (or the flattened convolutional features
-// when there is no hidden layer). Methods that add their own heads start
-// from here.
-//
-// x is [batch, Height, Width, Channels].
-func (c CNN) Features(scope *model.Scope, x *Node) *Node {
-	x.AssertDims(-1, c.Height, c.Width, c.Channels)
-	for i, f := range c.Filters {
-		s := scope.In("%03d_conv", i)
-		x = Conv2D(s, x, f, c.Kernel, false)
-		x = BatchNorm(s, x)
-		// Max-pooling commutes with ReLU; pooling first runs the ReLU on a
-		// quarter of the values.
-		x = Relu(MaxPool2(x))
-	}
-	batch := x.Shape().Dimensions[0]
-	x = Reshape(x, batch, x.Shape().Size()/batch)
-	for i, n := range c.Hidden {
-		x = Dense(scope.In("%03d_fc", len(c.Filters)+i), x, n)
-		x = Relu(x)
-	}
-	return x
-}
-
-// Build builds the whole network: [batch, Height, Width, Channels] in,
+// Build builds the inference network: [batch, Height, Width, Channels] in,
 // [batch, Outputs] out.
 func (c CNN) Build(scope *model.Scope, x *Node) *Node {
-	h := c.Features(scope, x)
-	return Dense(scope.In("%03d_out", len(c.Filters)+len(c.Hidden)), h, c.Outputs)
+	return c.forward(scope, nil, x)
+}
+
+// Train builds the network for a training step and returns its output with
+// the tape of its backward pass: t.Backward(dLoss/dOutput) gives the
+// gradient of every trainable variable of the network.
+func (c CNN) Train(scope *model.Scope, x *Node) (*Node, *Tape) {
+	t := NewTape()
+	return c.forward(scope, t, x), t
+}
+
+func (c CNN) forward(scope *model.Scope, t *Tape, x *Node) *Node {
+	x.AssertDims(-1, c.Height, c.Width, c.Channels)
+	x = ChannelsFirst(x)
+	for i, f := range c.Filters {
+		s := scope.In("%03d_conv", i)
+		x = Conv2D(s, t, x, f, c.Kernel, i > 0)
+		x = NormPoolRelu(s, t, x)
+	}
+	// The input itself needs no gradient.
+	inputGrad := len(c.Filters) > 0
+	if inputGrad {
+		x = Flatten(t, x)
+	} else {
+		x = Reshape(x, x.Shape().Dimensions[1], -1)
+	}
+	for i, n := range c.Hidden {
+		x = Dense(scope.In("%03d_fc", len(c.Filters)+i), t, x, n, true, inputGrad)
+		inputGrad = true
+	}
+	return Dense(scope.In("%03d_out", len(c.Filters)+len(c.Hidden)), t, x, c.Outputs, false, inputGrad)
 }

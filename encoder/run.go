@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -22,8 +23,16 @@ var (
 
 // Backend returns the process's pure-Go GoMLX backend. The XLA backend is
 // never loaded: it would download its plugin at first use.
+//
+// Its worker pool is unlimited. With the default limit (twice the cores),
+// every graph node runs holding a worker and a matrix product waits, still
+// holding it, for free workers to split its work over; as many products
+// ready at once as the limit wait on each other forever (a backward pass
+// with several independent products did, at its first step). Unlimited,
+// nodes run as plain goroutines and a product splits over at most as many
+// workers as there are cores.
 func Backend() (compute.Backend, error) {
-	backendOnce.Do(func() { backend, backendErr = gobackend.New("") })
+	backendOnce.Do(func() { backend, backendErr = newBackend("parallelism=-1") })
 	if backendErr != nil {
 		return nil, fmt.Errorf("encoder: start GoMLX pure-Go backend: %w", backendErr)
 	}
@@ -90,3 +99,19 @@ func (e *Runner) Encode(pixels []float32, n int) ([]float32, error) {
 
 // Outputs returns the number of values per image.
 func (e *Runner) Outputs() int { return e.Net.Outputs }
+
+// newBackend starts the pure-Go backend with config. The backend prints a
+// line to standard output when a parallelism is configured, which would
+// corrupt the JSON that commands write there, so standard output points to
+// the null device while it starts.
+func newBackend(config string) (compute.Backend, error) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return gobackend.New(config)
+	}
+	defer null.Close()
+	stdout := os.Stdout
+	os.Stdout = null
+	defer func() { os.Stdout = stdout }()
+	return gobackend.New(config)
+}

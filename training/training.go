@@ -119,10 +119,13 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 			return nil, err
 		}
 	}
-	modelFn := func(scope *model.Scope, x *Node) *Node { return c.Net.Build(scope.In(encoder.Scope), x) }
+	opt, err := newTapedOptimizer(optimizer.Adam().LearningRate(c.LearningRate).Epsilon(1e-8).Done())
+	if err != nil {
+		return nil, err
+	}
+	modelFn := func(scope *model.Scope, x *Node) *Node { return opt.build(c.Net, scope.In(encoder.Scope), x) }
 	lossFn := func(labels, predictions []*Node) *Node { return c.Method.Loss(predictions[0], labels[0]) }
-	trainer := train.NewTrainer(backend, store, modelFn, lossFn,
-		optimizer.Adam().LearningRate(c.LearningRate).Epsilon(1e-8).Done(), nil, nil)
+	trainer := train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
 
 	n, size := set.Len(), set.ImageSize()
 	steps := n / c.BatchSize
