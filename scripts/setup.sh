@@ -21,6 +21,39 @@ apt_install dataset-fashion-mnist ca-certificates
 if [ "${1:-}" = "--peers" ]; then
 	apt_install python3-torch python3-faiss python3-sklearn
 fi
+command -v npm >/dev/null || apt_install npm
+
+# npm_extract PACKAGE@VERSION DEST MEMBER...: fetch the package tarball from
+# the npm registry and extract MEMBERs (paths under package/) into DEST.
+npm_extract() {
+	local spec=$1 dest=$2
+	shift 2
+	local tmp
+	tmp=$(mktemp -d)
+	echo "setup: fetching $spec from the npm registry" >&2
+	(cd "$tmp" && npm pack --silent "$spec" >/dev/null)
+	local members=()
+	for m in "$@"; do members+=("package/$m"); done
+	tar xzf "$tmp"/*.tgz -C "$tmp" "${members[@]}"
+	mkdir -p "$dest"
+	for m in "$@"; do cp -r "$tmp/package/$m" "$dest/"; done
+	rm -rf "$tmp"
+}
+
+# Pretrained CNN inference: ONNX Runtime's CPU library from the npm package
+# onnxruntime-node, and the default model, nsfwjs's TF.js MobileNetV2 (its
+# ImageNet backbone), which 'lookalike' imports at first use.
+case "$(uname -m)" in
+x86_64) ort_arch=x64 ;;
+aarch64) ort_arch=arm64 ;;
+*) ort_arch="" ;;
+esac
+if [ -n "$ort_arch" ] && [ ! -f deps/onnxruntime/libonnxruntime.so.1 ]; then
+	npm_extract onnxruntime-node@1.30.0 deps/onnxruntime "bin/napi-v6/linux/$ort_arch/libonnxruntime.so.1"
+fi
+if [ ! -f deps/models/mobilenet_v2_mid/model.min.js ]; then
+	npm_extract nsfwjs@4.4.0 deps/models dist/models/mobilenet_v2_mid
+fi
 
 # Go 1.26.5 or newer (GoMLX needs it; GOEXPERIMENT=simd gives the pure-Go
 # backend its SIMD matmul). Debian's golang package is older: use the Go
