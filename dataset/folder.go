@@ -3,20 +3,14 @@ package dataset
 import (
 	"errors"
 	"fmt"
-	"image"
-	_ "image/gif" // registered decoders: folders hold whatever users drop in them
-	_ "image/jpeg"
-	_ "image/png"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-)
 
-// MaxPixels bounds the decoded size of one image; larger images are
-// refused from their header, before any pixel is allocated.
-const MaxPixels = 64 << 20
+	"github.com/lookalike/lookalike/imageio"
+)
 
 // FileError names one image that could not be read, and why.
 type FileError struct {
@@ -90,60 +84,23 @@ func ReadFolder(dir string, height, width, channels int) (*Folder, error) {
 	return f, nil
 }
 
-// LoadImage decodes the image file at path and returns it resized to
-// height x width with the given channels, values in [0, 1].
+// LoadImage decodes the image file at path (any format package imageio
+// reads, within its default limits) and returns it resized to height x
+// width with the given channels, values in [0, 1]. One channel is the
+// ITU-R 601 luma, as image/color's Gray model.
 func LoadImage(path string, height, width, channels int) ([]float32, error) {
-	r, err := os.Open(path)
+	img, err := imageio.Decode(path, imageio.DefaultLimits)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	cfg, _, err := image.DecodeConfig(r)
-	if err != nil {
-		return nil, fmt.Errorf("not a decodable image: %w", err)
+	pix, w, h := imageio.RGB(img)
+	pix = imageio.Resize(pix, w, h, width, height)
+	if channels == 3 {
+		return pix, nil
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, fmt.Errorf("image is %dx%d pixels, over the limit of %d", cfg.Width, cfg.Height, MaxPixels)
+	gray := make([]float32, height*width)
+	for i := range gray {
+		gray[i] = 0.299*pix[3*i] + 0.587*pix[3*i+1] + 0.114*pix[3*i+2]
 	}
-	if _, err := r.Seek(0, 0); err != nil {
-		return nil, err
-	}
-	img, _, err := image.Decode(r)
-	if err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	return Resize(img, height, width, channels), nil
-}
-
-// Resize samples img to height x width by averaging the source pixels that
-// fall in each target cell (box filter: antialiased when shrinking, nearest
-// when enlarging) and returns channels values per pixel in [0, 1]. One
-// channel is the ITU-R 601 luma, as image/color's Gray model.
-func Resize(img image.Image, height, width, channels int) []float32 {
-	b := img.Bounds()
-	sw, sh := b.Dx(), b.Dy()
-	out := make([]float32, height*width*channels)
-	for y := 0; y < height; y++ {
-		y0 := b.Min.Y + y*sh/height
-		y1 := max(b.Min.Y+(y+1)*sh/height, y0+1)
-		for x := 0; x < width; x++ {
-			x0 := b.Min.X + x*sw/width
-			x1 := max(b.Min.X+(x+1)*sw/width, x0+1)
-			var sr, sg, sb, n float64
-			for yy := y0; yy < y1; yy++ {
-				for xx := x0; xx < x1; xx++ {
-					r, g, bl, _ := img.At(xx, yy).RGBA()
-					sr, sg, sb, n = sr+float64(r), sg+float64(g), sb+float64(bl), n+1
-				}
-			}
-			sr, sg, sb = sr/n/0xffff, sg/n/0xffff, sb/n/0xffff
-			o := out[(y*width+x)*channels:]
-			if channels == 1 {
-				o[0] = float32(0.299*sr + 0.587*sg + 0.114*sb)
-			} else {
-				o[0], o[1], o[2] = float32(sr), float32(sg), float32(sb)
-			}
-		}
-	}
-	return out
+	return gray, nil
 }

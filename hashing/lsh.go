@@ -6,6 +6,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/pca"
 )
 
 // LSH is locality-sensitive hashing by random hyperplanes: M. Charikar,
@@ -33,7 +34,7 @@ func (LSH) Fit(x []float32, dim int, _ []int32, bits int, seed int64) (*encoder.
 	if err != nil {
 		return nil, err
 	}
-	mean, _ := centred(x, n, dim)
+	mean, _ := pca.Centre(x, n, dim)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x15b))
 	w := mat.NewDense(dim, bits, nil)
 	for i := 0; i < dim; i++ {

@@ -21,7 +21,7 @@ func (PCAH) Info() Info {
 
 // Fit projects on the bits leading principal directions.
 func (PCAH) Fit(x []float32, dim int, _ []int32, bits int, _ int64) (*encoder.Linear, error) {
-	mean, _, w, err := pca(x, dim, bits)
+	mean, _, w, err := principalFit(x, dim, bits)
 	if err != nil {
 		return nil, err
 	}

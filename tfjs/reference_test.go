@@ -9,19 +9,6 @@ import (
 	"github.com/lookalike/lookalike/ort"
 )
 
-// pattern is test image k of scripts/tfjs_reference.js.
-func pattern(k int) []float32 {
-	x := make([]float32, 224*224*3)
-	for y := 0; y < 224; y++ {
-		for i := 0; i < 224; i++ {
-			for c := 0; c < 3; c++ {
-				x[(y*224+i)*3+c] = float32((y*7+i*13+c*29+k*101+(y*i)>>4)%256) / 255
-			}
-		}
-	}
-	return x
-}
-
 // TestAgainstTFJS runs the default model (nsfwjs's MobileNetV2, installed
 // by scripts/setup.sh), imported and run by ONNX Runtime, on the test
 // images of scripts/tfjs_reference.js, and compares its feature vectors
@@ -54,7 +41,7 @@ func TestAgainstTFJS(t *testing.T) {
 	}
 	defer s.Close()
 	for k, want := range ref.Outputs {
-		got, _, err := s.Run(pattern(k), 1, 224, 224, 3)
+		got, _, err := s.Run(ReferenceImage(k), 1, 224, 224, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
