@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Lookalike needs on a Debian machine and builds bin/lookalike.
-#   scripts/setup.sh          the dataset and the build
+#   scripts/setup.sh          the datasets, the pretrained model, the build
 #   scripts/setup.sh --peers  also the peers the benchmarks compare against
 #                             (python3-torch, python3-faiss, python3-sklearn)
 set -euo pipefail
@@ -17,7 +17,7 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-apt_install dataset-fashion-mnist ca-certificates
+apt_install dataset-fashion-mnist ca-certificates python3-skimage
 if [ "${1:-}" = "--peers" ]; then
 	apt_install python3-torch python3-faiss python3-sklearn
 fi

@@ -43,6 +43,7 @@ type indexMeta struct {
 
 type indexOptions struct {
 	dataOptions
+	photoOptions
 	Model string
 	Index string
 }
@@ -50,19 +51,35 @@ type indexOptions struct {
 func init() {
 	register(&command{
 		Name:  "index",
-		Usage: "index --model MODEL --index DIR [--protocol P | --images DIR]",
-		Short: "Encode a database and build a Hamming index directory",
+		Usage: "index --index DIR (PHOTODIR | --model MODEL [--protocol P | --images DIR])",
+		Short: "Index a folder of photos, or encode a database into a Hamming index",
 		Long: `
-Index encodes the protocol's database (or a folder of images) with the model
-and writes an index directory: meta.json, a copy of the model, the codes with
-their labels and, for a folder, the image paths. 'lookalike search' reads it.
+Index builds an index directory that 'lookalike search' reads.
 
-Example:
+With a PHOTODIR argument it indexes a folder of photos (recursively: JPEG,
+PNG, GIF, WebP, BMP, TIFF) with a pretrained CNN: each image is decoded,
+turned upright by its EXIF orientation, resized, run through the backbone,
+and its last feature map pooled (--pooling) into an L2-normalized
+descriptor, averaged over --scales, optionally PCA-whitened (--whiten). A
+file that cannot be read is reported with its reason and the rest is
+indexed. Rerun on the same folder, it only processes new and changed files
+and drops removed ones; a killed run keeps what it had done (saved every
+30 s). The index holds meta.json and album.lka.
 
+With --model it encodes the protocol's database (or a folder of images with
+one sub-folder per class, --images) with a hashing model and writes
+meta.json, a copy of the model, the codes with their labels and, for a
+folder, the image paths.
+
+Examples:
+
+	lookalike index --index photos.idx ~/Pictures
+	lookalike index --index photos.idx --pooling rmac --scales 224,320 ~/Pictures
 	lookalike index --model dsh48.lkm --protocol fmnist-1k --index fmnist.idx`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o indexOptions
 			o.dataOptions.AddFlags(fs, "database")
+			o.photoOptions.AddFlags(fs)
 			fs.StringVar(&o.Model, "model", "", "model file (required)")
 			fs.StringVar(&o.Index, "index", "", "index directory to write (required)")
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {
@@ -72,12 +89,15 @@ Example:
 	})
 }
 
-func runIndex(_ context.Context, o indexOptions, args []string, _, errw io.Writer) error {
-	if len(args) > 0 {
-		return badInput("unexpected arguments %q", args)
-	}
+func runIndex(ctx context.Context, o indexOptions, args []string, _, errw io.Writer) error {
 	if o.Index == "" {
 		return badInput("--index is required")
+	}
+	if len(args) == 1 && o.Model == "" {
+		return runIndexPhotos(ctx, o.photoOptions, o.Index, args[0], errw)
+	}
+	if len(args) > 0 {
+		return badInput("unexpected arguments %q (a photo folder is indexed without --model)", args)
 	}
 	m, enc, err := loadModel(o.Model)
 	if err != nil {
@@ -131,6 +151,19 @@ type openedIndex struct {
 	labels []int32
 	paths  []string
 	index  *index.Hamming
+}
+
+// indexKind returns the kind meta.json in dir records.
+func indexKind(dir string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return "", err
+	}
+	var m indexMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", err
+	}
+	return m.Kind, nil
 }
 
 func openIndex(dir string) (*openedIndex, error) {

@@ -14,6 +14,7 @@ import (
 )
 
 type searchOptions struct {
+	backboneOptions
 	Index  string
 	K      int
 	Radius int
@@ -36,14 +37,22 @@ func init() {
 		Usage: "search --index DIR [--k 10 | --radius R] [--json] (IMAGE | --id N)",
 		Short: "Search an index by image file or by database position",
 		Long: `
-Search finds the nearest database items to a query: an image file (encoded
-with the index's model) or the code of database item --id. Results are
-ordered by Hamming distance, ties by database position, and show id,
-distance, label and (for folder indexes) path. --radius R returns every item
-within distance R instead of the top k.
+Search finds the nearest database items to a query.
+
+In a photo index the query is an image file, described as the index's
+photos were; results are the top k by cosine similarity (score, 1 for the
+same descriptor) with their paths. --json prints {"results": [{"rank",
+"path", "score"}...]}.
+
+In a Hamming index the query is an image file (encoded with the index's
+model) or the code of database item --id; results are ordered by Hamming
+distance, ties by database position, and show id, distance, label and (for
+folder indexes) path. --radius R returns every item within distance R
+instead of the top k.
 
 Examples:
 
+	lookalike search --index photos.idx --k 10 --json query.jpg
 	lookalike search --index fmnist.idx --id 0 --k 5
 	lookalike search --index fmnist.idx --k 10 --json shirt.png`,
 		Flags: func(fs *flag.FlagSet) runFunc {
@@ -53,6 +62,7 @@ Examples:
 			fs.IntVar(&o.Radius, "radius", -1, "return all items within this Hamming distance instead of the top k")
 			fs.IntVar(&o.ID, "id", -1, "search with the code of this database position instead of an image")
 			fs.BoolVar(&o.JSON, "json", false, "print results as JSON")
+			o.backboneOptions.AddFlags(fs)
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {
 				return runSearch(ctx, o, args, out, errw)
 			}
@@ -63,6 +73,9 @@ Examples:
 func runSearch(_ context.Context, o searchOptions, args []string, stdout, _ io.Writer) error {
 	if o.K < 1 {
 		return badInput("--k must be at least 1, got %d", o.K)
+	}
+	if kind, err := indexKind(o.Index); err == nil && kind == photosKind {
+		return searchPhotos(o, args, stdout)
 	}
 	if (o.ID >= 0) == (len(args) == 1) || len(args) > 1 {
 		return badInput("give either one IMAGE argument or --id N")

@@ -1,0 +1,152 @@
+package album
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lookalike/lookalike/backbone"
+	"github.com/lookalike/lookalike/descriptor"
+	"github.com/lookalike/lookalike/imageio"
+)
+
+func TestSaveLoad(t *testing.T) {
+	a := &Album{
+		Root: "/photos", Dim: 2,
+		Settings: Settings{Backbone: "b", Pooling: descriptor.GeM, Sizes: []int{224}, Whiten: 2},
+		Entries: []Entry{
+			{Path: "a.jpg", Size: 10, ModTime: 5, Vector: []float32{1, 0}},
+			{Path: "sub/b.png", Size: 20, ModTime: 6, Vector: []float32{0.6, 0.8}},
+			{Path: "c.png", Size: 30, ModTime: 7, Vector: []float32{0, 1}},
+		},
+	}
+	if err := a.Learn(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "album.lka")
+	if err := a.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Root != a.Root || b.Settings.Pooling != descriptor.GeM || len(b.Entries) != 3 || b.Entries[1].Path != "sub/b.png" ||
+		b.Entries[1].Vector[1] != 0.8 || b.Whitening == nil || b.Whitening.Out != 2 {
+		t.Fatalf("loaded %+v", b)
+	}
+	// Every flipped byte is caught by the checksum or the structure.
+	data, _ := os.ReadFile(path)
+	for _, i := range []int{0, 10, len(data) / 2, len(data) - 1} {
+		bad := append([]byte{}, data...)
+		bad[i] ^= 0x40
+		os.WriteFile(path, bad, 0o644)
+		if _, err := Load(path); !errors.Is(err, ErrFormat) {
+			t.Errorf("byte %d flipped: err = %v", i, err)
+		}
+	}
+	os.WriteFile(path, data[:len(data)-9], 0o644)
+	if _, err := Load(path); !errors.Is(err, ErrFormat) {
+		t.Errorf("truncated: err = %v", err)
+	}
+}
+
+func TestSearchOrder(t *testing.T) {
+	a := &Album{Dim: 2, Entries: []Entry{
+		{Path: "b", Vector: []float32{1, 0}},
+		{Path: "a", Vector: []float32{1, 0}},
+		{Path: "c", Vector: []float32{0.6, 0.8}},
+	}}
+	hits := a.Search([]float32{0.8, 0.6}, 2)
+	// Scores: a and b 0.8, c 0.96.
+	if len(hits) != 2 || hits[0].Entry.Path != "c" || hits[1].Entry.Path != "a" {
+		t.Fatalf("hits %v %v", hits[0].Entry.Path, hits[1].Entry.Path)
+	}
+}
+
+func writePNG(t *testing.T, path string, shade uint8) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for y := 0; y < 48; y++ {
+		for x := 0; x < 64; x++ {
+			img.Set(x, y, color.RGBA{shade, uint8(x * 4), uint8(y * 5), 255})
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpdate indexes a folder with the default backbone, then changes,
+// removes and adds files and checks that only those are described again.
+func TestUpdate(t *testing.T) {
+	bb, err := backbone.Default("", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	x := &Extractor{Backbone: bb, Pooling: descriptor.GeM, Limits: imageio.DefaultLimits}
+	root := t.TempDir()
+	os.Mkdir(filepath.Join(root, "sub"), 0o755)
+	writePNG(t, filepath.Join(root, "a.png"), 0)
+	writePNG(t, filepath.Join(root, "sub", "b.png"), 128)
+	os.WriteFile(filepath.Join(root, "notes.jpg"), []byte("a text file named .jpg"), 0o644)
+	os.WriteFile(filepath.Join(root, "readme.txt"), []byte("not an image name"), 0o644)
+
+	a := &Album{Root: root, Settings: Settings{Pooling: descriptor.GeM}}
+	saves := 0
+	save := func(*Album) error { saves++; return nil }
+	rep, err := Update(context.Background(), a, x, save, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Added != 3 || len(rep.Failed) != 1 || len(a.Entries) != 2 || a.Dim != 1792 || saves != 1 {
+		t.Fatalf("first run: report %+v, %d entries, dim %d, %d saves", rep, len(a.Entries), a.Dim, saves)
+	}
+	if rep.Failed[0].Path != filepath.Join(root, "notes.jpg") {
+		t.Errorf("failed %v", rep.Failed[0])
+	}
+	// The indexed file finds itself first.
+	q, err := imageio.Decode(filepath.Join(root, "a.png"), imageio.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := x.Image(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hits := a.Search(v, 1); hits[0].Entry.Path != "a.png" || hits[0].Score < 0.999 {
+		t.Errorf("a.png finds %s (%v)", hits[0].Entry.Path, hits[0].Score)
+	}
+
+	// Change b (new content and time), remove a, add c.
+	writePNG(t, filepath.Join(root, "sub", "b.png"), 255)
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(filepath.Join(root, "sub", "b.png"), later, later)
+	os.Remove(filepath.Join(root, "a.png"))
+	writePNG(t, filepath.Join(root, "c.png"), 60)
+	rep, err = Update(context.Background(), a, x, nil, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Added != 2 || rep.Changed != 1 || rep.Removed != 1 || rep.Kept != 0 || len(a.Entries) != 2 ||
+		a.Entries[0].Path != "c.png" || a.Entries[1].Path != "sub/b.png" {
+		t.Fatalf("second run: report %+v, entries %v %v", rep, a.Entries[0].Path, a.Entries[1].Path)
+	}
+	// Nothing changed: everything is kept without reading files.
+	rep, err = Update(context.Background(), a, x, nil, time.Hour, nil)
+	if err != nil || rep.Kept != 2 || rep.Added != 1 {
+		t.Fatalf("third run: %+v %v (the text file is retried as new)", rep, err)
+	}
+}
