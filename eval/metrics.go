@@ -36,6 +36,9 @@ type Report struct {
 	// the relevant items found in the top K.
 	MAPAt1000 float64 `json:"map_at_1000"`
 	PAt1000   float64 `json:"p_at_1000"`
+	// PAt1 is the fraction of queries whose first result is relevant
+	// (top-1 accuracy).
+	PAt1 float64 `json:"p_at_1"`
 	// PR2 is the mean precision of the Hamming ball of radius 2 (0 for an
 	// empty ball); EmptyR2 the fraction of queries whose ball is empty.
 	PR2     float64 `json:"p_r2"`
@@ -47,7 +50,7 @@ type Report struct {
 
 // queryStats is what one query contributes.
 type queryStats struct {
-	apAll, apK, pK float64
+	apAll, apK, pK, p1 float64
 	// retrieved and relevant count database items at each distance.
 	retrieved, relevant []int
 	totalRelevant       int
@@ -100,7 +103,7 @@ func scoreQuery(dist []uint16, order []int32, nbits int, label int32, dbLabels [
 		start[d]++
 	}
 	r := scoreOrder(order, label, dbLabels)
-	s.apAll, s.apK, s.pK = r.apAll, r.apK, r.pK
+	s.apAll, s.apK, s.pK, s.p1 = r.apAll, r.apK, r.pK, r.p1
 	return s
 }
 
@@ -112,6 +115,9 @@ func scoreOrder(order []int32, label int32, dbLabels []int32) queryStats {
 	for rank, i := range order {
 		if dbLabels[i] != label {
 			continue
+		}
+		if rank == 0 {
+			s.p1 = 1
 		}
 		hits++
 		p := float64(hits) / float64(rank+1)
@@ -141,6 +147,7 @@ func summarize(stats []queryStats, nbits, dbLen int) *Report {
 		r.MAPAll += s.apAll / n
 		r.MAPAt1000 += s.apK / n
 		r.PAt1000 += s.pK / n
+		r.PAt1 += s.p1 / n
 		ret, rel := 0, 0
 		for d := 0; d <= nbits; d++ {
 			ret += s.retrieved[d]

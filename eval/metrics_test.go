@@ -123,8 +123,13 @@ func TestEuclidean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !near(r.MAPAll, 5.0/12) || !near(r.PAt1000, 0.5) {
-		t.Errorf("mAP %v P@1000 %v, want 5/12 and 0.5", r.MAPAll, r.PAt1000)
+	if !near(r.MAPAll, 5.0/12) || !near(r.PAt1000, 0.5) || r.PAt1 != 0 {
+		t.Errorf("mAP %v P@1000 %v P@1 %v, want 5/12, 0.5 and 0 (the nearest, -0.5, is irrelevant)", r.MAPAll, r.PAt1000, r.PAt1)
+	}
+	// Queries 0 (nearest -0.5: miss) and 1.1 (nearest 1: hit): P@1 = 1/2.
+	r, err = Euclidean([]float32{0, 1.1}, []int32{1, 1}, []float32{1, -0.5, 2, 0.5}, []int32{1, 0, 1, 0}, 1)
+	if err != nil || r.PAt1 != 0.5 {
+		t.Errorf("P@1 = %v (%v), want 0.5", r.PAt1, err)
 	}
 	if _, err := Euclidean([]float32{0, 1}, []int32{1}, []float32{1}, []int32{1}, 1); err == nil {
 		t.Error("mismatched lengths accepted")

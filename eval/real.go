@@ -45,6 +45,7 @@ func Euclidean(query []float32, queryLabels []int32, db []float32, dbLabels []in
 		r.MAPAll += s.apAll / n
 		r.MAPAt1000 += s.apK / n
 		r.PAt1000 += s.pK / n
+		r.PAt1 += s.p1 / n
 	}
 	return r, nil
 }

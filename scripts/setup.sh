@@ -2,7 +2,8 @@
 # Installs what Lookalike needs on a Debian machine and builds bin/lookalike.
 #   scripts/setup.sh          the datasets, the pretrained model, the build
 #   scripts/setup.sh --peers  also the peers the benchmarks compare against
-#                             (python3-torch, python3-faiss, python3-sklearn)
+#                             (python3-torch, python3-torchvision,
+#                             python3-faiss, python3-sklearn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ apt_install() {
 
 apt_install dataset-fashion-mnist ca-certificates python3-skimage
 if [ "${1:-}" = "--peers" ]; then
-	apt_install python3-torch python3-faiss python3-sklearn
+	apt_install python3-torch python3-torchvision python3-faiss python3-sklearn
 fi
 command -v npm >/dev/null || apt_install npm
 

@@ -34,6 +34,8 @@ type benchOptions struct {
 	K            int
 	HNSW         bool
 	NoFAISS      bool
+	Photos       string
+	Report       string
 }
 
 // benchReport is what 'bench train' prints.
@@ -54,7 +56,7 @@ type benchReport struct {
 func init() {
 	register(&command{
 		Name:  "bench",
-		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]",
 		Short: "Measure training and search speed against PyTorch and FAISS",
 		Long: `
 Bench train trains DSH on the reference network (conv32-bn-relu-pool,
@@ -81,23 +83,36 @@ same codes in the same run: IndexBinaryFlat and, with --hnsw,
 IndexBinaryHNSW (M 16, efSearch 256). It prints queries/s, recall, build time
 and memory per item, and the ratio to FAISS's flat index.
 
+Bench photos builds the near-duplicate benchmark of package neardup from the
+photos of --photos (default: python3-skimage's): every original with one
+copy per edit (crop of 10-80%, scale, rotation, flip, JPEG quality 10-90,
+colour change, blur, overlaid text), drawn with --seed. Each original
+queries all copies; it prints mAP and top-1 for raw pixels, the default
+model's features and each pooling, multi-scale and whitened, then times
+'index' on the copies (decode, resize, inference) next to the PyTorch
+pipeline (scripts/torch_mobilenet_pipeline.py: PIL and torchvision's
+MobileNetV2 at the same input size) and writes --report.
+
 Examples:
 
 	lookalike bench train --epochs 2
 	lookalike bench index --n 1000000 --bits 64 --queries 1000 --k 100
-	lookalike bench quality --methods lsh,pcah,itq --bits 16,32,64`,
+	lookalike bench quality --methods lsh,pcah,itq --bits 16,32,64
+	lookalike bench photos`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o benchOptions
 			o.dataOptions.AddFlags(fs, "training images")
 			fs.Var(&o.BitsList, "bits", "code length (default 48 for train, 64 for index); for quality a comma-separated list (default 16,32,48,64)")
 			fs.StringVar(&o.Methods, "methods", "", "quality: comma-separated methods (default all)")
 			fs.StringVar(&o.Out, "out", "docs/results.md", "quality: results page to write (plots go beside it)")
-			fs.Int64Var(&o.Seed, "seed", 0, "quality: training seed")
+			fs.Int64Var(&o.Seed, "seed", 0, "quality: training seed; photos: edit seed")
 			fs.IntVar(&o.N, "n", 1_000_000, "index: database codes")
 			fs.IntVar(&o.Queries, "queries", 1000, "index: queries")
 			fs.IntVar(&o.K, "k", 100, "index: neighbours per query")
 			fs.BoolVar(&o.HNSW, "hnsw", false, "index: also time FAISS IndexBinaryHNSW (slow to build)")
 			fs.BoolVar(&o.NoFAISS, "no-faiss", false, "index: skip FAISS")
+			fs.StringVar(&o.Photos, "photos", DefaultPhotos, "photos: folder of original photos")
+			fs.StringVar(&o.Report, "report", "docs/neardup.md", "photos: page to write (empty: none)")
 			fs.IntVar(&o.Epochs, "epochs", 0, "train: epochs to time for each side (default 2); quality: epochs of deep methods (default 30)")
 			fs.StringVar(&o.TorchScript, "torch-script", "../shared/anchors/torch_dsh_fmnist.py", "PyTorch reference script; empty skips it")
 			fs.IntVar(&o.TorchThreads, "torch-threads", runtime.NumCPU(), "threads for PyTorch (Lookalike uses all cores)")
@@ -112,7 +127,7 @@ Examples:
 
 func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw io.Writer) error {
 	if len(args) != 1 {
-		return badInput("usage: lookalike bench train|index|quality [flags]")
+		return badInput("usage: lookalike bench train|index|quality|photos [flags]")
 	}
 	if len(o.BitsList) > 0 {
 		o.Bits = o.BitsList[0]
@@ -123,6 +138,8 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 			o.Bits = 64
 		}
 		return runBenchIndex(ctx, o, stdout)
+	case "photos":
+		return runBenchPhotos(ctx, o, stdout, errw)
 	case "quality":
 		if o.Epochs == 0 {
 			o.Epochs = 30
@@ -130,7 +147,7 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 		return runBenchQuality(ctx, o, stdout, errw)
 	case "train":
 	default:
-		return badInput("usage: lookalike bench train|index|quality [flags]")
+		return badInput("usage: lookalike bench train|index|quality|photos [flags]")
 	}
 	if o.Bits == 0 {
 		o.Bits = 48
