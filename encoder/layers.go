@@ -279,7 +279,6 @@ func NormPoolRelu(scope *model.Scope, t *Tape, x *Node) *Node {
 	channelSum := func(y *Node) *Node {
 		return Reshape(MatMul(y, Ones(g, shapes.Make(dtype, y.Shape().Dimensions[1], 1))), c)
 	}
-	perChannel := func(v *Node, cols int) *Node { return ExpandAndBroadcast(v, []int{c, cols}, []int{1}) }
 
 	var mean, variance *Node
 	if scope.IsTraining(g) {
@@ -308,9 +307,9 @@ func NormPoolRelu(scope *model.Scope, t *Tape, x *Node) *Node {
 	corners := []*Node{corner(0, 0), corner(0, 1), corner(1, 0), corner(1, 1)}
 	hi := Max(Max(corners[0], corners[1]), Max(corners[2], corners[3]))
 	lo := Min(Min(corners[0], corners[1]), Min(corners[2], corners[3]))
-	selected := Where(perChannel(GreaterThan(scale, ZerosLike(scale)), m4), hi, lo)
-	scale4 := perChannel(scale, m4)
-	y := Add(Mul(selected, scale4), perChannel(shift, m4))
+	positiveScale := ConvertDType(GreaterThan(scale, ZerosLike(scale)), dtype)
+	selected := MatMul(Concatenate([]*Node{diag(positiveScale), diag(OneMinus(positiveScale))}, 1), Concatenate([]*Node{hi, lo}, 0))
+	y := affine(scale, shift, selected)
 	zeros := ZerosLike(y)
 	positive := GreaterThan(y, zeros)
 	out := Where(positive, y, zeros)
@@ -325,7 +324,7 @@ func NormPoolRelu(scope *model.Scope, t *Tape, x *Node) *Node {
 
 		// The s*dy term of dx, routed to the first corner holding the
 		// selected value.
-		rest := Mul(dy, scale4)
+		rest := MatMul(diag(scale), dy)
 		var parts [4]*Node
 		for i, cn := range corners[:3] {
 			hit := Equal(cn, selected)
@@ -345,10 +344,29 @@ func NormPoolRelu(scope *model.Scope, t *Tape, x *Node) *Node {
 		// dx = s*dy - s*sum(dy)/m - s*xhat*dGamma/m, xhat = (x-mean)*invStd.
 		bCoef := DivScalar(Neg(Mul(Mul(scale, invStd), dGamma)), float64(m))
 		aCoef := Sub(Mul(Neg(bCoef), mean), DivScalar(Mul(scale, sumDy), float64(m)))
-		dx := Add(Reshape(direct, c, m), Add(Mul(x2, perChannel(bCoef, m)), perChannel(aCoef, m)))
+		dx := Add(Reshape(direct, c, m), affine(bCoef, aCoef, x2))
 		return Reshape(dx, c, b, h, w)
 	})
 	return Reshape(out, c, b, h2, w2)
+}
+
+// The per-channel operations on [c, n] maps below are matrix products with
+// a diagonal matrix: the backend broadcasts a per-channel vector over the
+// columns with a generic per-element iterator, which costs it more than a
+// product with a c x c matrix.
+
+// diag returns the [c, c] diagonal matrix of the vector v ([c]).
+func diag(v *Node) *Node {
+	c := v.Shape().Dimensions[0]
+	return Mul(ConvertDType(Diagonal(v.Graph(), c), v.DType()), ExpandAxes(v, 0))
+}
+
+// affine returns scale*x + shift per channel of x ([c, n]) as the product
+// [diag(scale) shift] @ [x; 1].
+func affine(scale, shift, x *Node) *Node {
+	n := x.Shape().Dimensions[1]
+	coef := Concatenate([]*Node{diag(scale), ExpandAxes(shift, 1)}, 1)
+	return MatMul(coef, Concatenate([]*Node{x, Ones(x.Graph(), shapes.Make(x.DType(), 1, n))}, 0))
 }
 
 // floorZero is max(x, 0) for small per-channel vectors; it keeps a
