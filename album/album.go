@@ -154,7 +154,12 @@ func Load(path string) (*Album, error) {
 		return nil, bad("format version %d, this build reads %d", h.Version, version)
 	}
 	r = r[n:]
-	a := &Album{Root: h.Root, Settings: h.Settings, Dim: h.Dim, Entries: make([]Entry, 0, h.Count)}
+	if h.Count < 0 || h.Dim < 0 || h.Whitened < 0 {
+		return nil, bad("negative sizes in the header")
+	}
+	// Each entry takes at least 20 bytes: a header cannot make Load
+	// allocate more than the file holds.
+	a := &Album{Root: h.Root, Settings: h.Settings, Dim: h.Dim, Entries: make([]Entry, 0, min(h.Count, len(r)/20))}
 	floats := func(k int) ([]float32, bool) {
 		if k < 0 || 4*k > len(r) {
 			return nil, false

@@ -150,3 +150,33 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("third run: %+v %v (the text file is retried as new)", rep, err)
 	}
 }
+
+// FuzzLoad: no album file, however damaged, panics the reader or loads
+// with entries that disagree with its dimension.
+func FuzzLoad(f *testing.F) {
+	a := &Album{Root: "/p", Dim: 2, Settings: Settings{Pooling: descriptor.MAC},
+		Entries: []Entry{{Path: "a.jpg", Size: 1, ModTime: 2, Vector: []float32{1, 0}}}}
+	dir := f.TempDir()
+	good := filepath.Join(dir, "good.lka")
+	if err := a.Save(good); err != nil {
+		f.Fatal(err)
+	}
+	data, _ := os.ReadFile(good)
+	f.Add(data)
+	f.Add([]byte(magic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "f.lka")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := Load(path)
+		if err != nil {
+			return
+		}
+		for _, e := range b.Entries {
+			if len(e.Vector) != b.Dim {
+				t.Fatalf("entry %s has %d values, dimension %d", e.Path, len(e.Vector), b.Dim)
+			}
+		}
+	})
+}

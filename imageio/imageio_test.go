@@ -2,6 +2,7 @@ package imageio
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -116,6 +117,10 @@ func TestDecode(t *testing.T) {
 		{"a.bmp", encode(func(b *bytes.Buffer) error { return bmp.Encode(b, img) }), 4, 2},
 		{"a.tif", encode(func(b *bytes.Buffer) error { return tiff.Encode(b, img, nil) }), 4, 2},
 		{"turned.jpg", withOrientation(jpg, 6), 2, 4},
+		// x/image has no WebP encoder: the 1x1 lossless and lossy images
+		// that browsers' feature tests (Modernizr) decode.
+		{"lossless.webp", mustBase64(t, "UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA=="), 1, 1},
+		{"lossy.webp", mustBase64(t, "UklGRiIAAABXRUJQVlA4IBYAAAAwAQCdASoBAAEADsD+JaQAA3AAAAAA"), 1, 1},
 	} {
 		got, err := Decode(write(tc.name, tc.data), DefaultLimits)
 		if err != nil {
@@ -149,6 +154,15 @@ func TestDecode(t *testing.T) {
 	if _, err := Decode(dir, DefaultLimits); err == nil || !strings.Contains(err.Error(), "regular") {
 		t.Errorf("directory: err = %v", err)
 	}
+}
+
+func mustBase64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestRGBTransparency(t *testing.T) {
