@@ -235,7 +235,8 @@ type Hit struct {
 
 // Search returns the k entries most similar to the descriptor q (as the
 // album's extraction makes it), best first, ties by path. It is an exact
-// scan; the first search of a whitened album whitens every descriptor.
+// scan; the first search of a whitened album whitens every descriptor and
+// keeps them, so concurrent searches need that first one done, or a lock.
 func (a *Album) Search(q []float32, k int) []Hit {
 	if a.Whitening != nil {
 		q = a.Whitening.Apply(q)

@@ -180,3 +180,45 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestUpdateInterrupted cancels an update after its first checkpoint: the
+// saved album keeps the described images, and the next run describes only
+// the rest.
+func TestUpdateInterrupted(t *testing.T) {
+	bb, err := backbone.Default("", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	x := &Extractor{Backbone: bb, Pooling: descriptor.MAC, Limits: imageio.DefaultLimits, Workers: 1, Batch: 1}
+	root := t.TempDir()
+	for i := 0; i < 6; i++ {
+		writePNG(t, filepath.Join(root, string(rune('a'+i))+".png"), uint8(40*i))
+	}
+	path := filepath.Join(t.TempDir(), "album.lka")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	save := func(a *Album) error {
+		cancel() // the process is killed right after its first checkpoint
+		return a.Save(path)
+	}
+	a := &Album{Root: root, Settings: Settings{Pooling: descriptor.MAC}}
+	if _, err := Update(ctx, a, x, save, 0, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted update: err = %v", err)
+	}
+	saved, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(saved.Entries)
+	if n < 1 || n >= 6 {
+		t.Fatalf("saved album holds %d entries, want some of 6", n)
+	}
+	rep, err := Update(context.Background(), saved, x, nil, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Kept != n || rep.Added != 6-n || len(saved.Entries) != 6 {
+		t.Fatalf("resumed after %d: report %+v, %d entries", n, rep, len(saved.Entries))
+	}
+}
