@@ -19,6 +19,8 @@ import (
 
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/descriptor"
+	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/hashing"
 )
 
 // Entry is one indexed file.
@@ -41,6 +43,12 @@ type Settings struct {
 	// Whiten, when positive, is the dimension of the PCA whitening learned
 	// on the album's own descriptors and applied in search.
 	Whiten int `json:"whiten,omitempty"`
+	// Hash, when set, names a shallow hashing method of package hashing
+	// (lsh, pcah, itq) that Learn fits, without labels, on the (whitened)
+	// descriptors: search then ranks by the Hamming distance of Bits-bit
+	// codes, ties by cosine.
+	Hash string `json:"hash,omitempty"`
+	Bits int    `json:"bits,omitempty"`
 }
 
 // Album is the index of one folder.
@@ -51,14 +59,19 @@ type Album struct {
 	Entries  []Entry
 	// Whitening is learned by Learn when Settings.Whiten > 0.
 	Whitening *descriptor.Whitening
+	// Hasher is learned by Learn when Settings.Hash is set.
+	Hasher *encoder.Linear
 
 	searchable [][]float32 // the whitened descriptors, made at first search
+	codes      *codes.Set  // their codes, made at first search of a hashed album
 }
 
 // File format: the magic, a little-endian uint32 header length, the JSON
 // header, the entries (path length uint32, path, size int64, mtime int64,
 // Dim float32), the whitening when the header says so (mean, then
-// projection, float32), and a CRC-32C (Castagnoli) of everything before it.
+// projection, float32), the hash projection when the header says so (its
+// input mean, then its input x bits projection, float32), and a CRC-32C
+// (Castagnoli) of everything before it.
 const magic = "LKALBUM1"
 
 type header struct {
@@ -68,6 +81,8 @@ type header struct {
 	Dim      int      `json:"dim"`
 	Count    int      `json:"count"`
 	Whitened int      `json:"whitened,omitempty"`
+	Hashed   int      `json:"hashed,omitempty"` // code bits
+	HashDim  int      `json:"hash_dim,omitempty"`
 }
 
 const version = 1
@@ -87,6 +102,9 @@ func (a *Album) Save(path string) error {
 		h := header{Version: version, Root: a.Root, Settings: a.Settings, Dim: a.Dim, Count: len(a.Entries)}
 		if a.Whitening != nil {
 			h.Whitened = a.Whitening.Out
+		}
+		if a.Hasher != nil {
+			h.Hashed, h.HashDim = a.Hasher.Out, a.Hasher.Dim
 		}
 		js, err := json.Marshal(h)
 		if err != nil {
@@ -108,6 +126,10 @@ func (a *Album) Save(path string) error {
 		if a.Whitening != nil {
 			writeFloats(bw, a.Whitening.Mean)
 			writeFloats(bw, a.Whitening.Proj)
+		}
+		if a.Hasher != nil {
+			writeFloats(bw, a.Hasher.Mean)
+			writeFloats(bw, a.Hasher.Projection)
 		}
 		if err := bw.Flush(); err != nil {
 			return err
@@ -154,7 +176,7 @@ func Load(path string) (*Album, error) {
 		return nil, bad("format version %d, this build reads %d", h.Version, version)
 	}
 	r = r[n:]
-	if h.Count < 0 || h.Dim < 0 || h.Whitened < 0 {
+	if h.Count < 0 || h.Dim < 0 || h.Whitened < 0 || h.Hashed < 0 || h.HashDim < 0 || h.Hashed > codes.MaxBits {
 		return nil, bad("negative sizes in the header")
 	}
 	// Each entry takes at least 20 bytes: a header cannot make Load
@@ -197,32 +219,93 @@ func Load(path string) (*Album, error) {
 		}
 		a.Whitening = &descriptor.Whitening{Dim: h.Dim, Out: h.Whitened, Mean: mean, Proj: proj}
 	}
+	if h.Hashed > 0 {
+		mean, ok1 := floats(h.HashDim)
+		proj, ok2 := floats(h.HashDim * h.Hashed)
+		if !ok1 || !ok2 {
+			return nil, bad("truncated hash projection")
+		}
+		a.Hasher = &encoder.Linear{Mean: mean, Projection: proj, Dim: h.HashDim, Out: h.Hashed}
+	}
 	if len(r) != 0 {
 		return nil, bad("%d bytes after the last entry", len(r))
 	}
 	return a, nil
 }
 
-// Learn refits the whitening on the album's descriptors when the settings
-// ask for one and there are enough of them (more than its dimension);
-// otherwise it removes any whitening.
+// Learn refits the whitening and the hash on the album's descriptors when
+// the settings ask for them and there are enough descriptors (more than
+// the whitened dimension, more than the code bits); otherwise it removes
+// them, and search uses the plain descriptors.
 func (a *Album) Learn() error {
-	a.Whitening, a.searchable = nil, nil
-	out := a.Settings.Whiten
-	if out <= 0 || len(a.Entries) <= out {
+	a.Whitening, a.Hasher, a.searchable, a.codes = nil, nil, nil, nil
+	if out := a.Settings.Whiten; out > 0 && len(a.Entries) > out {
+		x := make([]float32, 0, len(a.Entries)*a.Dim)
+		for _, e := range a.Entries {
+			x = append(x, e.Vector...)
+		}
+		w, err := descriptor.FitWhitening(x, a.Dim, min(out, a.Dim))
+		if err != nil {
+			return fmt.Errorf("album: %w", err)
+		}
+		a.Whitening = w
+	}
+	if a.Settings.Hash == "" || len(a.Entries) <= a.Settings.Bits {
 		return nil
 	}
-	x := make([]float32, 0, len(a.Entries)*a.Dim)
-	for _, e := range a.Entries {
-		x = append(x, e.Vector...)
-	}
-	w, err := descriptor.FitWhitening(x, a.Dim, min(out, a.Dim))
+	m, err := hashing.Lookup(a.Settings.Hash)
 	if err != nil {
 		return fmt.Errorf("album: %w", err)
 	}
-	a.Whitening = w
-	a.searchable = nil
+	shallow, ok := m.(hashing.Shallow)
+	if !ok {
+		return fmt.Errorf("album: %s is not a method that learns from descriptors without training a network", a.Settings.Hash)
+	}
+	vecs := a.vectors()
+	x := make([]float32, 0, len(vecs)*len(vecs[0]))
+	for _, v := range vecs {
+		x = append(x, v...)
+	}
+	h, err := shallow.Fit(x, len(vecs[0]), nil, a.Settings.Bits, 0)
+	if err != nil {
+		return fmt.Errorf("album: %s: %w", a.Settings.Hash, err)
+	}
+	a.Hasher = h
 	return nil
+}
+
+// vectors returns the descriptors search compares: whitened when the album
+// is, computed once.
+func (a *Album) vectors() [][]float32 {
+	if len(a.searchable) != len(a.Entries) {
+		a.searchable = make([][]float32, len(a.Entries))
+		for i, e := range a.Entries {
+			if a.Whitening != nil {
+				a.searchable[i] = a.Whitening.Apply(e.Vector)
+			} else {
+				a.searchable[i] = e.Vector
+			}
+		}
+	}
+	return a.searchable
+}
+
+// code returns the codes of vectors (each of the hasher's input dimension).
+func (a *Album) code(vecs [][]float32) (*codes.Set, error) {
+	x := make([]float32, 0, len(vecs)*a.Hasher.Dim)
+	for _, v := range vecs {
+		x = append(x, v...)
+	}
+	out, err := a.Hasher.Encode(x, len(vecs))
+	if err != nil {
+		return nil, err
+	}
+	cs, err := codes.New(a.Hasher.Out)
+	if err != nil {
+		return nil, err
+	}
+	cs.AppendSigns(out)
+	return cs, nil
 }
 
 // Hit is one search result.
@@ -231,39 +314,55 @@ type Hit struct {
 	// Score is the cosine similarity (of the whitened descriptors when the
 	// album is whitened): 1 for the same descriptor.
 	Score float32
+	// Distance is the Hamming distance of the codes in a hashed album, 0
+	// otherwise.
+	Distance int
 }
 
 // Search returns the k entries most similar to the descriptor q (as the
-// album's extraction makes it), best first, ties by path. It is an exact
-// scan; the first search of a whitened album whitens every descriptor and
-// keeps them, so concurrent searches need that first one done, or a lock.
-func (a *Album) Search(q []float32, k int) []Hit {
+// album's extraction makes it), best first: by cosine, or in a hashed
+// album by Hamming distance then cosine; then by path. It is an exact
+// scan. The first search whitens and codes every descriptor and keeps
+// them, so concurrent searches need that first one done, or a lock.
+func (a *Album) Search(q []float32, k int) ([]Hit, error) {
 	if a.Whitening != nil {
 		q = a.Whitening.Apply(q)
-		if len(a.searchable) != len(a.Entries) {
-			a.searchable = make([][]float32, len(a.Entries))
-			for i, e := range a.Entries {
-				a.searchable[i] = a.Whitening.Apply(e.Vector)
+	}
+	vecs := a.vectors()
+	var qc []uint64
+	if a.Hasher != nil {
+		if a.codes == nil || a.codes.Len() != len(vecs) {
+			cs, err := a.code(vecs)
+			if err != nil {
+				return nil, fmt.Errorf("album: %w", err)
 			}
+			a.codes = cs
 		}
+		cs, err := a.code([][]float32{q})
+		if err != nil {
+			return nil, fmt.Errorf("album: %w", err)
+		}
+		qc = cs.At(0)
 	}
 	hits := make([]Hit, len(a.Entries))
-	for i := range a.Entries {
-		v := a.Entries[i].Vector
-		if a.Whitening != nil {
-			v = a.searchable[i]
-		}
+	for i, v := range vecs {
 		var s float32
 		for j, x := range q {
 			s += x * v[j]
 		}
 		hits[i] = Hit{Entry: &a.Entries[i], Score: s}
+		if qc != nil {
+			hits[i].Distance = codes.Hamming(qc, a.codes.At(i))
+		}
 	}
 	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].Distance != hits[j].Distance {
+			return hits[i].Distance < hits[j].Distance
+		}
 		if hits[i].Score != hits[j].Score {
 			return hits[i].Score > hits[j].Score
 		}
 		return hits[i].Entry.Path < hits[j].Entry.Path
 	})
-	return hits[:min(k, len(hits))]
+	return hits[:min(k, len(hits))], nil
 }

@@ -16,6 +16,49 @@ import (
 	"github.com/lookalike/lookalike/imageio"
 )
 
+// TestHashed: an album hashed by ITQ to 2 bits ranks by Hamming distance
+// first, keeps its hash through a save and load, and drops it when there
+// are too few descriptors to learn it.
+func TestHashed(t *testing.T) {
+	a := &Album{Dim: 3, Settings: Settings{Hash: "itq", Bits: 2}}
+	for i, v := range [][]float32{{1, 0, 0}, {0.9, 0.1, 0}, {0, 1, 0}, {0, 0.9, 0.1}, {0, 0, 1}, {-1, 0, 0}} {
+		a.Entries = append(a.Entries, Entry{Path: string(rune('a' + i)), Vector: v})
+	}
+	if err := a.Learn(); err != nil {
+		t.Fatal(err)
+	}
+	if a.Hasher == nil || a.Hasher.Out != 2 {
+		t.Fatalf("hasher %+v", a.Hasher)
+	}
+	hits, err := a.Search([]float32{1, 0, 0}, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hits[0].Entry.Path != "a" || hits[0].Distance != 0 {
+		t.Errorf("top hit %s at distance %d, want a at 0", hits[0].Entry.Path, hits[0].Distance)
+	}
+	for i := 1; i < len(hits); i++ {
+		if hits[i].Distance < hits[i-1].Distance {
+			t.Fatalf("hits not ordered by distance: %+v", hits)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "h.lka")
+	if err := a.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load(path)
+	if err != nil || b.Hasher == nil || b.Hasher.Dim != 3 || b.Hasher.Projection[5] != a.Hasher.Projection[5] {
+		t.Fatalf("loaded hasher %+v, %v", b.Hasher, err)
+	}
+	few := &Album{Dim: 3, Settings: Settings{Hash: "itq", Bits: 8}, Entries: a.Entries}
+	if err := few.Learn(); err != nil || few.Hasher != nil {
+		t.Errorf("8 bits from 6 descriptors: hasher %v, err %v", few.Hasher, err)
+	}
+	if bad := (&Album{Dim: 3, Settings: Settings{Hash: "dsh", Bits: 2}, Entries: a.Entries}); bad.Learn() == nil {
+		t.Error("a deep method was accepted for descriptors")
+	}
+}
+
 func TestSaveLoad(t *testing.T) {
 	a := &Album{
 		Root: "/photos", Dim: 2,
@@ -63,7 +106,10 @@ func TestSearchOrder(t *testing.T) {
 		{Path: "a", Vector: []float32{1, 0}},
 		{Path: "c", Vector: []float32{0.6, 0.8}},
 	}}
-	hits := a.Search([]float32{0.8, 0.6}, 2)
+	hits, err := a.Search([]float32{0.8, 0.6}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Scores: a and b 0.8, c 0.96.
 	if len(hits) != 2 || hits[0].Entry.Path != "c" || hits[1].Entry.Path != "a" {
 		t.Fatalf("hits %v %v", hits[0].Entry.Path, hits[1].Entry.Path)
@@ -126,7 +172,7 @@ func TestUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hits := a.Search(v, 1); hits[0].Entry.Path != "a.png" || hits[0].Score < 0.999 {
+	if hits, err := a.Search(v, 1); err != nil || hits[0].Entry.Path != "a.png" || hits[0].Score < 0.999 {
 		t.Errorf("a.png finds %s (%v)", hits[0].Entry.Path, hits[0].Score)
 	}
 

@@ -31,9 +31,11 @@ const (
 
 // photoOptions are the flags of 'index --index DIR PHOTODIR'.
 type photoOptions struct {
-	Pooling string
-	Sizes   intList
-	Whiten  int
+	Pooling   string
+	Sizes     intList
+	Whiten    int
+	Hash      string
+	PhotoBits int
 	backboneOptions
 }
 
@@ -53,6 +55,8 @@ func (o *photoOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Pooling, "pooling", string(descriptor.GeM), "photo folders: pooling of the feature map: mac, spoc, gem or rmac")
 	fs.Var(&o.Sizes, "scales", "photo folders: input sizes averaged for multi-scale descriptors, e.g. 224,320 (default: the backbone's size)")
 	fs.IntVar(&o.Whiten, "whiten", 0, "photo folders: learn PCA whitening to this many dimensions on the folder's descriptors (0: none)")
+	fs.StringVar(&o.Hash, "hash", "", "photo folders: also learn binary codes of the descriptors with this shallow method (lsh, pcah, itq) and rank by Hamming distance")
+	fs.IntVar(&o.PhotoBits, "code-bits", 64, "photo folders: code length for --hash")
 	o.backboneOptions.AddFlags(fs)
 }
 
@@ -135,7 +139,15 @@ func runIndexPhotos(ctx context.Context, o photoOptions, dir, root string, errw 
 		return err
 	}
 	defer bb.Close()
-	settings := album.Settings{Backbone: bb.Config.Name, Pooling: pooling, Sizes: o.Sizes, Whiten: o.Whiten}
+	if o.Hash != "" {
+		if err := codes.CheckBits(o.PhotoBits); err != nil {
+			return badInput("--code-bits: %v", err)
+		}
+	}
+	settings := album.Settings{Backbone: bb.Config.Name, Pooling: pooling, Sizes: o.Sizes, Whiten: o.Whiten, Hash: o.Hash}
+	if o.Hash != "" {
+		settings.Bits = o.PhotoBits
+	}
 	if len(settings.Sizes) == 0 {
 		settings.Sizes = []int{bb.Config.Size}
 	}
@@ -153,7 +165,7 @@ func runIndexPhotos(ctx context.Context, o photoOptions, dir, root string, errw 
 		fmt.Fprintf(errw, "%s indexed %s with other settings: indexing anew\n", dir, a.Root)
 		a = &album.Album{Root: root, Settings: settings}
 	default:
-		a.Settings.Whiten = settings.Whiten
+		a.Settings.Whiten, a.Settings.Hash, a.Settings.Bits = settings.Whiten, settings.Hash, settings.Bits
 	}
 	x := &album.Extractor{Backbone: bb, Pooling: pooling, Sizes: settings.Sizes, Limits: imageio.DefaultLimits}
 	save := func(a *album.Album) error {
@@ -173,6 +185,9 @@ func runIndexPhotos(ctx context.Context, o photoOptions, dir, root string, errw 
 	}
 	if err != nil {
 		return err
+	}
+	if o.Hash != "" && a.Hasher == nil {
+		fmt.Fprintf(errw, "too few images (%d) to learn %d-bit codes: searching by cosine\n", len(a.Entries), o.PhotoBits)
 	}
 	fmt.Fprintf(errw, "%s: %d images indexed in %s (%d new or changed files read, %d removed, %d unchanged, %d skipped), %d-d %s descriptors, %.1f s\n",
 		root, len(a.Entries), dir, rep.Added+rep.Changed, rep.Removed, rep.Kept, len(rep.Failed), descriptorDim(a), pooling, time.Since(start).Seconds())
@@ -200,9 +215,10 @@ func sameSettings(a, b album.Settings) bool {
 
 // photoResult is one hit of a photo search as printed.
 type photoResult struct {
-	Rank  int     `json:"rank"`
-	Path  string  `json:"path"`
-	Score float32 `json:"score"`
+	Rank     int     `json:"rank"`
+	Path     string  `json:"path"`
+	Score    float32 `json:"score"`
+	Distance *int    `json:"distance,omitempty"` // Hamming, in a hashed index
 }
 
 // searchPhotos answers 'search --index DIR IMAGE' on a photo index.
@@ -238,19 +254,30 @@ func searchPhotos(o searchOptions, args []string, stdout io.Writer) error {
 	if len(q) != a.Dim && len(a.Entries) > 0 {
 		return badInput("the backbone gives %d-d descriptors, the index holds %d-d ones", len(q), a.Dim)
 	}
-	hits := a.Search(q, o.K)
+	hits, err := a.Search(q, o.K)
+	if err != nil {
+		return err
+	}
 	results := make([]photoResult, len(hits))
 	for i, h := range hits {
 		results[i] = photoResult{Rank: i + 1, Path: filepath.Join(a.Root, filepath.FromSlash(h.Entry.Path)), Score: h.Score}
+		if a.Hasher != nil {
+			d := h.Distance
+			results[i].Distance = &d
+		}
 	}
 	if o.JSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{
 			"backbone": a.Settings.Backbone, "pooling": a.Settings.Pooling, "results": results})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RANK\tSCORE\tPATH")
+	fmt.Fprintln(tw, "RANK\tSCORE\tDISTANCE\tPATH")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%d\t%.4f\t%s\n", r.Rank, r.Score, r.Path)
+		d := "-"
+		if r.Distance != nil {
+			d = strconv.Itoa(*r.Distance)
+		}
+		fmt.Fprintf(tw, "%d\t%.4f\t%s\t%s\n", r.Rank, r.Score, d, r.Path)
 	}
 	return tw.Flush()
 }

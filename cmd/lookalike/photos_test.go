@@ -82,6 +82,24 @@ func TestRun_Photos(t *testing.T) {
 		t.Errorf("results out of order: %+v", res.Results)
 	}
 
+	// Hashed to 2-bit ITQ codes (3 photos are enough for 2 bits): hits
+	// carry their Hamming distance, the query itself at 0.
+	hashed := filepath.Join(dir, "hashed.idx")
+	if code, _, stderr := runCLI(t, "index", "--index", hashed, "--hash", "itq", "--code-bits", "2", photos); code != 0 {
+		t.Fatalf("hashed index: exit %d: %s", code, stderr)
+	}
+	code, out, _ = runCLI(t, "search", "--index", hashed, "--k", "3", "--json", filepath.Join(photos, "city.png"))
+	var hres struct {
+		Results []struct {
+			Path     string
+			Distance *int
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &hres); err != nil || code != 0 || len(hres.Results) != 3 ||
+		hres.Results[0].Distance == nil || *hres.Results[0].Distance != 0 || !strings.HasSuffix(hres.Results[0].Path, "city.png") {
+		t.Errorf("hashed search: exit %d, %s", code, out)
+	}
+
 	// Remove a photo: the rerun reads nothing new and drops it.
 	os.Remove(filepath.Join(photos, "city.png"))
 	code, _, stderr = runCLI(t, "index", "--index", idx, photos)
