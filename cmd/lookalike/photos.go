@@ -19,7 +19,6 @@ import (
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/descriptor"
 	"github.com/lookalike/lookalike/imageio"
-	"github.com/lookalike/lookalike/ort"
 )
 
 // A photo index directory holds meta.json (kind "photos") and album.lka,
@@ -106,10 +105,10 @@ func (o *backboneOptions) open() (*backbone.Backbone, error) {
 	} else {
 		b, err = backbone.Default(o.Backbone, o.Threads)
 	}
-	if errors.Is(err, ort.ErrNoLibrary) {
-		return nil, inputError{err}
-	}
 	if err != nil {
+		// A missing library or model, or a model file that does not load:
+		// the user's set-up, named in the error (ort.ErrNoLibrary says how
+		// to install the library).
 		return nil, inputError{err}
 	}
 	return b, nil
