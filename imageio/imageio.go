@@ -57,6 +57,12 @@ func Decode(path string, lim Limits) (image.Image, error) {
 	return decode(f, lim)
 }
 
+// DecodeReader decodes an image held in r (an upload, say) under the same
+// pixel limit as Decode; the caller bounds the bytes.
+func DecodeReader(r io.ReadSeeker, lim Limits) (image.Image, error) {
+	return decode(r, lim)
+}
+
 func decode(r io.ReadSeeker, lim Limits) (image.Image, error) {
 	cfg, format, err := image.DecodeConfig(bufio.NewReader(r))
 	if err != nil {

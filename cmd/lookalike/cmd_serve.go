@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/lookalike/lookalike/album"
+	"github.com/lookalike/lookalike/server"
+)
+
+type serveOptions struct {
+	backboneOptions
+	Index   string
+	Addr    string
+	Workers int
+}
+
+func init() {
+	register(&command{
+		Name:  "serve",
+		Usage: "serve --index DIR [--addr 127.0.0.1:8080] [--workers N]",
+		Short: "Serve a photo index over HTTP: JSON API and a web page",
+		Long: `
+Serve answers HTTP requests over a photo index (made by 'lookalike index
+--index DIR PHOTODIR'):
+
+	GET  /                  a web page: drop or choose an image, see the results
+	                        with thumbnails and scores, click one to search with it
+	POST /v1/search?k=K     multipart form with the image in field "image", or
+	                        JSON {"id": N, "k": K}; {"results": [{"rank", "id",
+	                        "path", "score"}]}
+	GET  /v1/images/ID      a stored image
+	GET  /v1/index          the index: folder, size, backbone, pooling
+	GET  /healthz           "ok"
+
+Uploads are limited to 32 MiB and 100 megapixels; at most --workers images
+are described at once, and a search that finds them all busy gets 429 with
+Retry-After. It binds 127.0.0.1 by default; interrupted, it stops accepting
+and finishes the requests in flight.
+
+Example:
+
+	lookalike serve --index photos.idx --addr 127.0.0.1:8080`,
+		Flags: func(fs *flag.FlagSet) runFunc {
+			var o serveOptions
+			fs.StringVar(&o.Index, "index", "", "photo index directory (required)")
+			fs.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+			fs.IntVar(&o.Workers, "workers", runtime.NumCPU(), "images described at once")
+			o.backboneOptions.AddFlags(fs)
+			return func(ctx context.Context, args []string, out, errw io.Writer) error {
+				return runServe(ctx, o, args, errw)
+			}
+		},
+	})
+}
+
+func runServe(ctx context.Context, o serveOptions, args []string, errw io.Writer) error {
+	if len(args) > 0 {
+		return badInput("unexpected arguments %q", args)
+	}
+	if o.Index == "" {
+		return badInput("--index is required")
+	}
+	if kind, err := indexKind(o.Index); err != nil {
+		return inputError{fmt.Errorf("%s is not an index directory: %w", o.Index, err)}
+	} else if kind != photosKind {
+		return badInput("%s is a %s index; serve works on photo indexes (lookalike index --index DIR PHOTODIR)", o.Index, kind)
+	}
+	a, err := album.Load(filepath.Join(o.Index, albumFile))
+	if err != nil {
+		return inputError{err}
+	}
+	bb, err := o.open()
+	if err != nil {
+		return err
+	}
+	defer bb.Close()
+	x := &album.Extractor{Backbone: bb, Pooling: a.Settings.Pooling, Sizes: a.Settings.Sizes}
+	logger := log.New(errw, "serve: ", log.LstdFlags)
+	srv := &http.Server{
+		Handler:           server.New(a, x, o.Workers, logger).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 16,
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return inputError{err}
+	}
+	logger.Printf("serving %d images of %s on http://%s/", len(a.Entries), a.Root, ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Printf("shutting down: finishing the requests in flight")
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	// Stopping by signal is how a server ends: not a failure.
+	logger.Printf("stopped")
+	return nil
+}

@@ -1,0 +1,245 @@
+// Package server serves a photo index over HTTP: a versioned JSON API
+// (search by uploaded image or by stored id, fetch a stored image, index
+// information, health) and a web page to search from a browser, with its
+// assets embedded in the binary.
+package server
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"io/fs"
+	"log"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lookalike/lookalike/album"
+	"github.com/lookalike/lookalike/imageio"
+)
+
+//go:embed static
+var static embed.FS
+
+// MaxUpload bounds an uploaded image's bytes.
+const MaxUpload = 32 << 20
+
+// Server answers requests over one photo index. Its handlers are safe for
+// concurrent use.
+type Server struct {
+	album     *album.Album
+	extractor *album.Extractor
+	// slots bounds the images being described at once; a request that
+	// finds none free is answered 429 rather than queued.
+	slots chan struct{}
+	mu    sync.Mutex // serializes searches: the album caches on first use
+	log   *log.Logger
+}
+
+// New returns a server over a with x describing query images; inference
+// runs at most workers images at once.
+func New(a *album.Album, x *album.Extractor, workers int, logger *log.Logger) *Server {
+	if workers < 1 {
+		workers = 1
+	}
+	if logger == nil {
+		logger = log.New(io.Discard, "", 0)
+	}
+	return &Server{album: a, extractor: x, slots: make(chan struct{}, workers), log: logger}
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /v1/index", s.info)
+	mux.HandleFunc("POST /v1/search", s.search)
+	mux.HandleFunc("GET /v1/images/{id}", s.image)
+	page, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	mux.Handle("GET /", http.FileServerFS(page))
+	return mux
+}
+
+// apiError is the JSON body of every error.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, apiError{fmt.Sprintf(format, args...)})
+}
+
+func (s *Server) info(w http.ResponseWriter, _ *http.Request) {
+	a := s.album
+	writeJSON(w, http.StatusOK, map[string]any{
+		"root": a.Root, "images": len(a.Entries), "backbone": a.Settings.Backbone,
+		"pooling": a.Settings.Pooling, "sizes": a.Settings.Sizes, "whiten": a.Settings.Whiten,
+		"hash": a.Settings.Hash, "bits": a.Settings.Bits,
+	})
+}
+
+// Result is one hit as the API returns it.
+type Result struct {
+	Rank     int     `json:"rank"`
+	ID       int     `json:"id"`
+	Path     string  `json:"path"`
+	Score    float32 `json:"score"`
+	Distance *int    `json:"distance,omitempty"`
+}
+
+// search answers POST /v1/search: a multipart form with an "image" file,
+// or a JSON body {"id": N, "k": K}; the query parameter k (default 10)
+// sets the number of results. The body is bounded before anything parses
+// it.
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	k := 10
+	if v := r.URL.Query().Get("k"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			fail(w, http.StatusBadRequest, "k must be an integer in 1..1000, got %q", v)
+			return
+		}
+		k = n
+	}
+	var q []float32
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var body struct {
+			ID *int `json:"id"`
+			K  int  `json:"k"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil || body.ID == nil {
+			fail(w, http.StatusBadRequest, "want a JSON body {\"id\": N, \"k\": K}: %v", err)
+			return
+		}
+		if *body.ID < 0 || *body.ID >= len(s.album.Entries) {
+			fail(w, http.StatusNotFound, "no image %d (the index holds %d)", *body.ID, len(s.album.Entries))
+			return
+		}
+		if body.K > 0 {
+			k = min(body.K, 1000)
+		}
+		q = s.album.Entries[*body.ID].Vector
+	} else {
+		img, status, err := s.upload(w, r)
+		if err != nil {
+			fail(w, status, "%v", err)
+			return
+		}
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			w.Header().Set("Retry-After", "1")
+			fail(w, http.StatusTooManyRequests, "all %d inference slots are busy", cap(s.slots))
+			return
+		}
+		start := time.Now()
+		q, err = s.extractor.Image(img)
+		<-s.slots
+		if err != nil {
+			fail(w, http.StatusInternalServerError, "describe the image: %v", err)
+			return
+		}
+		s.log.Printf("described an upload in %v", time.Since(start).Round(time.Millisecond))
+	}
+	s.mu.Lock()
+	hits, err := s.album.Search(q, k)
+	s.mu.Unlock()
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	index := make(map[*album.Entry]int, len(s.album.Entries))
+	for i := range s.album.Entries {
+		index[&s.album.Entries[i]] = i
+	}
+	out := make([]Result, len(hits))
+	for i, h := range hits {
+		out[i] = Result{Rank: i + 1, ID: index[h.Entry], Path: h.Entry.Path, Score: h.Score}
+		if s.album.Hasher != nil {
+			d := h.Distance
+			out[i].Distance = &d
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"backbone": s.album.Settings.Backbone, "pooling": s.album.Settings.Pooling, "results": out})
+}
+
+// upload reads and decodes the "image" file of a multipart request.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) (image.Image, int, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxUpload+1<<20)
+	f, _, err := r.FormFile("image")
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("upload over %d bytes", MaxUpload)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("want a multipart form with an image file in field \"image\": %v", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxUpload+1))
+	if err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	if len(data) > MaxUpload {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("image over %d bytes", MaxUpload)
+	}
+	img, err := imageio.DecodeReader(bytes.NewReader(data), imageio.DefaultLimits)
+	if errors.Is(err, imageio.ErrTooLarge) {
+		return nil, http.StatusRequestEntityTooLarge, err
+	}
+	if err != nil {
+		return nil, http.StatusUnsupportedMediaType, err
+	}
+	return img, 0, nil
+}
+
+// image serves stored image id: its file under the album's root, which a
+// stored path cannot leave.
+func (s *Server) image(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || id < 0 || id >= len(s.album.Entries) {
+		fail(w, http.StatusNotFound, "no image %q", r.PathValue("id"))
+		return
+	}
+	rel := filepath.FromSlash(s.album.Entries[id].Path)
+	if !filepath.IsLocal(rel) {
+		fail(w, http.StatusForbidden, "stored path %q leaves the indexed folder", s.album.Entries[id].Path)
+		return
+	}
+	root, err := os.OpenRoot(s.album.Root)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "open the indexed folder: %v", err)
+		return
+	}
+	defer root.Close()
+	f, err := root.Open(rel)
+	if err != nil {
+		fail(w, http.StatusNotFound, "image %d: %v", id, err)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	http.ServeContent(w, r, filepath.Base(rel), st.ModTime(), f)
+}
