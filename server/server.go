@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,25 @@ type Server struct {
 	slots chan struct{}
 	mu    sync.Mutex // serializes searches: the album caches on first use
 	log   *log.Logger
+	m     metrics
+}
+
+// metrics are the counters /metrics exposes in Prometheus's text format.
+type metrics struct {
+	mu        sync.Mutex
+	requests  map[string]int64 // by "route code"
+	busy      int64            // searches refused with 429
+	described int64            // uploads described
+	seconds   float64          // time spent describing them
+}
+
+func (m *metrics) count(route string, code int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.requests == nil {
+		m.requests = map[string]int64{}
+	}
+	m.requests[fmt.Sprintf("%s %d", route, code)]++
 }
 
 // New returns a server over a with x describing query images; inference
@@ -60,9 +80,10 @@ func New(a *album.Album, x *album.Extractor, workers int, logger *log.Logger) *S
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /v1/index", s.info)
-	mux.HandleFunc("POST /v1/search", s.search)
-	mux.HandleFunc("GET /v1/images/{id}", s.image)
+	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.Handle("GET /v1/index", s.counted("index", s.info))
+	mux.Handle("POST /v1/search", s.counted("search", s.search))
+	mux.Handle("GET /v1/images/{id}", s.counted("image", s.image))
 	page, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
@@ -74,6 +95,56 @@ func (s *Server) Handler() http.Handler {
 // apiError is the JSON body of every error.
 type apiError struct {
 	Error string `json:"error"`
+}
+
+// statusWriter remembers the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// counted counts a route's responses by status code.
+func (s *Server) counted(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h(sw, r)
+		s.m.count(route, sw.code)
+	})
+}
+
+// metrics writes the counters in Prometheus's text exposition format.
+func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	fmt.Fprintln(w, "# HELP lookalike_requests_total HTTP requests by route and status code.")
+	fmt.Fprintln(w, "# TYPE lookalike_requests_total counter")
+	keys := make([]string, 0, len(s.m.requests))
+	for k := range s.m.requests {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		route, code, _ := strings.Cut(k, " ")
+		fmt.Fprintf(w, "lookalike_requests_total{route=%q,code=%q} %d\n", route, code, s.m.requests[k])
+	}
+	fmt.Fprintln(w, "# HELP lookalike_inference_busy_total Searches refused because every inference slot was busy.")
+	fmt.Fprintln(w, "# TYPE lookalike_inference_busy_total counter")
+	fmt.Fprintf(w, "lookalike_inference_busy_total %d\n", s.m.busy)
+	fmt.Fprintln(w, "# HELP lookalike_described_images_total Uploaded images described.")
+	fmt.Fprintln(w, "# TYPE lookalike_described_images_total counter")
+	fmt.Fprintf(w, "lookalike_described_images_total %d\n", s.m.described)
+	fmt.Fprintln(w, "# HELP lookalike_describe_seconds_total Time spent describing uploaded images.")
+	fmt.Fprintln(w, "# TYPE lookalike_describe_seconds_total counter")
+	fmt.Fprintf(w, "lookalike_describe_seconds_total %g\n", s.m.seconds)
+	fmt.Fprintln(w, "# HELP lookalike_index_images Images in the served index.")
+	fmt.Fprintln(w, "# TYPE lookalike_index_images gauge")
+	fmt.Fprintf(w, "lookalike_index_images %d\n", len(s.album.Entries))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -147,6 +218,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		select {
 		case s.slots <- struct{}{}:
 		default:
+			s.m.mu.Lock()
+			s.m.busy++
+			s.m.mu.Unlock()
 			w.Header().Set("Retry-After", "1")
 			fail(w, http.StatusTooManyRequests, "all %d inference slots are busy", cap(s.slots))
 			return
@@ -158,7 +232,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusInternalServerError, "describe the image: %v", err)
 			return
 		}
-		s.log.Printf("described an upload in %v", time.Since(start).Round(time.Millisecond))
+		took := time.Since(start)
+		s.m.mu.Lock()
+		s.m.described++
+		s.m.seconds += took.Seconds()
+		s.m.mu.Unlock()
+		s.log.Printf("described an upload in %v", took.Round(time.Millisecond))
 	}
 	s.mu.Lock()
 	hits, err := s.album.Search(q, k)

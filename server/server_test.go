@@ -158,4 +158,20 @@ func TestServer(t *testing.T) {
 	if code, body := get("/v1/index"); code != 200 || !strings.Contains(body, `"images":3`) {
 		t.Errorf("index info: %d %s", code, body)
 	}
+	// Two successful searches, one upload described, three 400s so far.
+	code, metrics := get("/metrics")
+	for _, want := range []string{
+		`lookalike_requests_total{route="search",code="200"} 2`,
+		`lookalike_requests_total{route="search",code="400"} 3`,
+		`lookalike_requests_total{route="search",code="415"} 1`,
+		"lookalike_described_images_total 1",
+		"lookalike_index_images 3",
+	} {
+		if code != 200 || !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics)
+		}
+	}
+	if code, body := get("/openapi.json"); code != 200 || !strings.Contains(body, `"/v1/search"`) {
+		t.Errorf("openapi: %d", code)
+	}
 }

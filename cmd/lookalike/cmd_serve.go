@@ -41,6 +41,8 @@ Serve answers HTTP requests over a photo index (made by 'lookalike index
 	GET  /v1/images/ID      a stored image
 	GET  /v1/index          the index: folder, size, backbone, pooling
 	GET  /healthz           "ok"
+	GET  /metrics           Prometheus metrics
+	GET  /openapi.json      the OpenAPI document of all this
 
 Uploads are limited to 32 MiB and 100 megapixels; at most --workers images
 are described at once, and a search that finds them all busy gets 429 with
