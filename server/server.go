@@ -41,9 +41,11 @@ type Server struct {
 	// slots bounds the images being described at once; a request that
 	// finds none free is answered 429 rather than queued.
 	slots chan struct{}
-	mu    sync.Mutex // serializes searches: the album caches on first use
+	mu    sync.Mutex // guards the album: searches cache on first use, changes write
 	log   *log.Logger
 	m     metrics
+
+	changes Changes
 }
 
 // metrics are the counters /metrics exposes in Prometheus's text format.
@@ -84,6 +86,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/index", s.counted("index", s.info))
 	mux.Handle("POST /v1/search", s.counted("search", s.search))
 	mux.Handle("GET /v1/images/{id}", s.counted("image", s.image))
+	mux.Handle("POST /v1/images", s.counted("add", s.addImages))
+	mux.Handle("DELETE /v1/images/{id}", s.counted("delete", s.deleteImage))
 	page, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
@@ -201,14 +205,19 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusBadRequest, "want a JSON body {\"id\": N, \"k\": K}: %v", err)
 			return
 		}
-		if *body.ID < 0 || *body.ID >= len(s.album.Entries) {
-			fail(w, http.StatusNotFound, "no image %d (the index holds %d)", *body.ID, len(s.album.Entries))
-			return
-		}
 		if body.K > 0 {
 			k = min(body.K, 1000)
 		}
-		q = s.album.Entries[*body.ID].Vector
+		s.mu.Lock()
+		n := len(s.album.Entries)
+		if *body.ID >= 0 && *body.ID < n {
+			q = s.album.Entries[*body.ID].Vector
+		}
+		s.mu.Unlock()
+		if q == nil {
+			fail(w, http.StatusNotFound, "no image %d (the index holds %d)", *body.ID, n)
+			return
+		}
 	} else {
 		img, status, err := s.upload(w, r)
 		if err != nil {
@@ -241,8 +250,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	hits, err := s.album.Search(q, k)
-	s.mu.Unlock()
 	if err != nil {
+		s.mu.Unlock()
 		fail(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
@@ -258,6 +267,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			out[i].Distance = &d
 		}
 	}
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"backbone": s.album.Settings.Backbone, "pooling": s.album.Settings.Pooling, "results": out})
 }
 
@@ -293,14 +303,18 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) (image.Image, in
 // image serves stored image id: its file under the album's root, which a
 // stored path cannot leave.
 func (s *Server) image(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
 	id, err := strconv.Atoi(r.PathValue("id"))
 	if err != nil || id < 0 || id >= len(s.album.Entries) {
+		s.mu.Unlock()
 		fail(w, http.StatusNotFound, "no image %q", r.PathValue("id"))
 		return
 	}
-	rel := filepath.FromSlash(s.album.Entries[id].Path)
+	stored := s.album.Entries[id].Path
+	s.mu.Unlock()
+	rel := filepath.FromSlash(stored)
 	if !filepath.IsLocal(rel) {
-		fail(w, http.StatusForbidden, "stored path %q leaves the indexed folder", s.album.Entries[id].Path)
+		fail(w, http.StatusForbidden, "stored path %q leaves the indexed folder", stored)
 		return
 	}
 	root, err := os.OpenRoot(s.album.Root)

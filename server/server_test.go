@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -173,5 +174,101 @@ func TestServer(t *testing.T) {
 	}
 	if code, body := get("/openapi.json"); code != 200 || !strings.Contains(body, `"/v1/search"`) {
 		t.Errorf("openapi: %d", code)
+	}
+}
+
+// TestChanges adds images with the API key (and fails without it), finds
+// an added image, checks it survives a reload of the saved album, and
+// deletes it.
+func TestChanges(t *testing.T) {
+	bb, err := backbone.Default("", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "a.png"), pngBytes(t, 0), 0o644)
+	x := &album.Extractor{Backbone: bb, Pooling: descriptor.GeM, Limits: imageio.DefaultLimits}
+	a := &album.Album{Root: root, Settings: album.Settings{Backbone: bb.Config.Name, Pooling: descriptor.GeM}}
+	if _, err := album.Update(context.Background(), a, x, nil, time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+	albumPath := filepath.Join(t.TempDir(), "album.lka")
+	s := New(a, x, 2, nil)
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	add := func(key string, files ...[]byte) (int, string) {
+		t.Helper()
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		for i, f := range files {
+			fw, _ := mw.CreateFormFile("image", fmt.Sprintf("up%d.png", i))
+			fw.Write(f)
+		}
+		mw.Close()
+		req, _ := http.NewRequest("POST", ts.URL+"/v1/images", &b)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out bytes.Buffer
+		out.ReadFrom(resp.Body)
+		return resp.StatusCode, out.String()
+	}
+	if code, _ := add("secret", pngBytes(t, 90)); code != http.StatusForbidden {
+		t.Errorf("changes without a configured key: %d, want 403", code)
+	}
+	s.EnableChanges(Changes{APIKey: "secret", AlbumPath: albumPath})
+	if code, _ := add("", pngBytes(t, 90)); code != http.StatusUnauthorized {
+		t.Errorf("no key: %d, want 401", code)
+	}
+	if code, _ := add("wrong", pngBytes(t, 90)); code != http.StatusUnauthorized {
+		t.Errorf("wrong key: %d, want 401", code)
+	}
+	// A batch with a bad image adds nothing.
+	if code, _ := add("secret", pngBytes(t, 90), []byte("not an image")); code != http.StatusUnsupportedMediaType || len(a.Entries) != 1 {
+		t.Errorf("bad batch: %d, %d entries", code, len(a.Entries))
+	}
+	code, body := add("secret", pngBytes(t, 90), pngBytes(t, 180))
+	if code != http.StatusCreated || !strings.Contains(body, `"id":1`) || !strings.Contains(body, `"id":2`) {
+		t.Fatalf("add: %d %s", code, body)
+	}
+	// Acknowledged means saved: the album file holds the added images,
+	// and their files are under the indexed folder.
+	saved, err := album.Load(albumPath)
+	if err != nil || len(saved.Entries) != 3 || !strings.HasPrefix(saved.Entries[1].Path, UploadDir+"/") {
+		t.Fatalf("saved album: %v %+v", err, saved)
+	}
+	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(saved.Entries[2].Path))); err != nil {
+		t.Fatal(err)
+	}
+	upload, ctype := multipartBody(t, "image", "q.png", pngBytes(t, 180))
+	resp, err := http.Post(ts.URL+"/v1/search?k=1", ctype, upload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Results []Result }
+	json.NewDecoder(resp.Body).Decode(&r)
+	resp.Body.Close()
+	if len(r.Results) != 1 || r.Results[0].ID != 2 {
+		t.Fatalf("the added image is not found first: %+v", r)
+	}
+	req, _ := http.NewRequest("DELETE", ts.URL+"/v1/images/2", nil)
+	req.Header.Set("X-API-Key", "secret")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(a.Entries) != 2 {
+		t.Fatalf("delete: %d, %d entries", resp.StatusCode, len(a.Entries))
+	}
+	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(saved.Entries[2].Path))); !os.IsNotExist(err) {
+		t.Errorf("the deleted upload's file is still there: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -22,6 +23,7 @@ type serveOptions struct {
 	Index   string
 	Addr    string
 	Workers int
+	APIKey  string
 }
 
 func init() {
@@ -39,12 +41,19 @@ Serve answers HTTP requests over a photo index (made by 'lookalike index
 	                        JSON {"id": N, "k": K}; {"results": [{"rank", "id",
 	                        "path", "score"}]}
 	GET  /v1/images/ID      a stored image
+	POST /v1/images         add the images of multipart fields "image" (API key)
+	DELETE /v1/images/ID    remove an image from the index (API key)
 	GET  /v1/index          the index: folder, size, backbone, pooling
 	GET  /healthz           "ok"
 	GET  /metrics           Prometheus metrics
 	GET  /openapi.json      the OpenAPI document of all this
 
-Uploads are limited to 32 MiB and 100 megapixels; at most --workers images
+Adding and deleting need the API key (--api-key, or the environment
+variable LOOKALIKE_API_KEY) in an "Authorization: Bearer KEY" or "X-API-Key"
+header; without a key configured they are refused. Added images are stored
+under the indexed folder's uploads/ (named by their content's hash) and the
+index is saved before the answer, so an acknowledged image survives a
+crash. Uploads are limited to 32 MiB and 100 megapixels; at most --workers images
 are described at once, and a search that finds them all busy gets 429 with
 Retry-After. It binds 127.0.0.1 by default; interrupted, it stops accepting
 and finishes the requests in flight.
@@ -57,6 +66,7 @@ Example:
 			fs.StringVar(&o.Index, "index", "", "photo index directory (required)")
 			fs.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 			fs.IntVar(&o.Workers, "workers", runtime.NumCPU(), "images described at once")
+			fs.StringVar(&o.APIKey, "api-key", os.Getenv("LOOKALIKE_API_KEY"), "key that adding and deleting images need (default $LOOKALIKE_API_KEY; empty: no changes)")
 			o.backboneOptions.AddFlags(fs)
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {
 				return runServe(ctx, o, args, errw)
@@ -88,8 +98,12 @@ func runServe(ctx context.Context, o serveOptions, args []string, errw io.Writer
 	defer bb.Close()
 	x := &album.Extractor{Backbone: bb, Pooling: a.Settings.Pooling, Sizes: a.Settings.Sizes}
 	logger := log.New(errw, "serve: ", log.LstdFlags)
+	s := server.New(a, x, o.Workers, logger)
+	if o.APIKey != "" {
+		s.EnableChanges(server.Changes{APIKey: o.APIKey, AlbumPath: filepath.Join(o.Index, albumFile)})
+	}
 	srv := &http.Server{
-		Handler:           server.New(a, x, o.Workers, logger).Handler(),
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
