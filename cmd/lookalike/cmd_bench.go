@@ -36,6 +36,9 @@ type benchOptions struct {
 	NoFAISS      bool
 	Photos       string
 	Report       string
+	Index        string
+	Clients      int
+	Duration     time.Duration
 }
 
 // benchReport is what 'bench train' prints.
@@ -56,7 +59,7 @@ type benchReport struct {
 func init() {
 	register(&command{
 		Name:  "bench",
-		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve --index DIR [--clients 16] [--duration 5s]",
 		Short: "Measure training and search speed against PyTorch and FAISS",
 		Long: `
 Bench train trains DSH on the reference network (conv32-bn-relu-pool,
@@ -93,12 +96,17 @@ model's features and each pooling, multi-scale and whitened, then times
 pipeline (scripts/torch_mobilenet_pipeline.py: PIL and torchvision's
 MobileNetV2 at the same input size) and writes --report.
 
+Bench serve serves the photo index --index on a loopback port and drives it
+with --clients concurrent clients searching by stored id for --duration; it
+prints requests/s, p50 and p99 latency and errors.
+
 Examples:
 
 	lookalike bench train --epochs 2
 	lookalike bench index --n 1000000 --bits 64 --queries 1000 --k 100
 	lookalike bench quality --methods lsh,pcah,itq --bits 16,32,64
-	lookalike bench photos`,
+	lookalike bench photos
+	lookalike bench serve --index photos.idx --clients 16 --duration 5s`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o benchOptions
 			o.dataOptions.AddFlags(fs, "training images")
@@ -113,6 +121,9 @@ Examples:
 			fs.BoolVar(&o.NoFAISS, "no-faiss", false, "index: skip FAISS")
 			fs.StringVar(&o.Photos, "photos", DefaultPhotos, "photos: folder of original photos")
 			fs.StringVar(&o.Report, "report", "docs/neardup.md", "photos: page to write (empty: none)")
+			fs.StringVar(&o.Index, "index", "", "serve: photo index to serve")
+			fs.IntVar(&o.Clients, "clients", 16, "serve: concurrent clients")
+			fs.DurationVar(&o.Duration, "duration", 5*time.Second, "serve: how long to drive the server")
 			fs.IntVar(&o.Epochs, "epochs", 0, "train: epochs to time for each side (default 2); quality: epochs of deep methods (default 30)")
 			fs.StringVar(&o.TorchScript, "torch-script", "../shared/anchors/torch_dsh_fmnist.py", "PyTorch reference script; empty skips it")
 			fs.IntVar(&o.TorchThreads, "torch-threads", runtime.NumCPU(), "threads for PyTorch (Lookalike uses all cores)")
@@ -127,7 +138,7 @@ Examples:
 
 func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw io.Writer) error {
 	if len(args) != 1 {
-		return badInput("usage: lookalike bench train|index|quality|photos [flags]")
+		return badInput("usage: lookalike bench train|index|quality|photos|serve [flags]")
 	}
 	if len(o.BitsList) > 0 {
 		o.Bits = o.BitsList[0]
@@ -140,6 +151,8 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 		return runBenchIndex(ctx, o, stdout)
 	case "photos":
 		return runBenchPhotos(ctx, o, stdout, errw)
+	case "serve":
+		return runBenchServe(ctx, o, stdout)
 	case "quality":
 		if o.Epochs == 0 {
 			o.Epochs = 30
@@ -147,7 +160,7 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 		return runBenchQuality(ctx, o, stdout, errw)
 	case "train":
 	default:
-		return badInput("usage: lookalike bench train|index|quality|photos [flags]")
+		return badInput("usage: lookalike bench train|index|quality|photos|serve [flags]")
 	}
 	if o.Bits == 0 {
 		o.Bits = 48

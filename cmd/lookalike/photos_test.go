@@ -100,6 +100,12 @@ func TestRun_Photos(t *testing.T) {
 		t.Errorf("hashed search: exit %d, %s", code, out)
 	}
 
+	// The load benchmark drives a server over the index.
+	if code, out, stderr := runCLI(t, "bench", "serve", "--index", idx, "--clients", "2", "--duration", "300ms"); code != 0 ||
+		!strings.Contains(out, "requests/s") || !strings.Contains(out, "errors      0") {
+		t.Errorf("bench serve: exit %d, %s %s", code, out, stderr)
+	}
+
 	// Remove a photo: the rerun reads nothing new and drops it.
 	os.Remove(filepath.Join(photos, "city.png"))
 	code, _, stderr = runCLI(t, "index", "--index", idx, photos)
