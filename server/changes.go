@@ -37,6 +37,20 @@ type Changes struct {
 	AlbumPath string
 	// MaxBatch bounds the images of one add request (default 64).
 	MaxBatch int
+	// Saved, when set, is called after each save, with the lock held (the
+	// CLI rewrites the index's meta.json there).
+	Saved func(*album.Album) error
+}
+
+// save writes the album, then calls Saved.
+func (s *Server) save() error {
+	if err := s.album.Save(s.changes.AlbumPath); err != nil {
+		return err
+	}
+	if s.changes.Saved != nil {
+		return s.changes.Saved(s.album)
+	}
+	return nil
 }
 
 // EnableChanges turns on POST /v1/images and DELETE /v1/images/{id}.
@@ -177,7 +191,7 @@ func (s *Server) addImages(w http.ResponseWriter, r *http.Request) {
 		})
 		out = append(out, added{ID: len(s.album.Entries) - 1, Path: rel, Name: u.name})
 	}
-	if err := s.album.Save(s.changes.AlbumPath); err != nil {
+	if err := s.save(); err != nil {
 		s.album.Entries = s.album.Entries[:before]
 		fail(w, http.StatusInsufficientStorage, "save the index: %v", err)
 		return
@@ -265,7 +279,7 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
 	entries := append(append([]album.Entry{}, s.album.Entries[:id]...), s.album.Entries[id+1:]...)
 	old := s.album.Entries
 	s.album.Entries = entries
-	if err := s.album.Save(s.changes.AlbumPath); err != nil {
+	if err := s.save(); err != nil {
 		s.album.Entries = old
 		fail(w, http.StatusInsufficientStorage, "save the index: %v", err)
 		return

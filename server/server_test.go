@@ -223,7 +223,8 @@ func TestChanges(t *testing.T) {
 	if code, _ := add("secret", pngBytes(t, 90)); code != http.StatusForbidden {
 		t.Errorf("changes without a configured key: %d, want 403", code)
 	}
-	s.EnableChanges(Changes{APIKey: "secret", AlbumPath: albumPath})
+	saves := 0
+	s.EnableChanges(Changes{APIKey: "secret", AlbumPath: albumPath, Saved: func(*album.Album) error { saves++; return nil }})
 	if code, _ := add("", pngBytes(t, 90)); code != http.StatusUnauthorized {
 		t.Errorf("no key: %d, want 401", code)
 	}
@@ -265,8 +266,8 @@ func TestChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 || len(a.Entries) != 2 {
-		t.Fatalf("delete: %d, %d entries", resp.StatusCode, len(a.Entries))
+	if resp.StatusCode != 200 || len(a.Entries) != 2 || saves != 2 {
+		t.Fatalf("delete: %d, %d entries, %d saves (want 2: the add, the delete)", resp.StatusCode, len(a.Entries), saves)
 	}
 	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(saved.Entries[2].Path))); !os.IsNotExist(err) {
 		t.Errorf("the deleted upload's file is still there: %v", err)

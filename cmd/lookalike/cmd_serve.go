@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lookalike/lookalike/album"
+	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/server"
 )
 
@@ -100,7 +102,8 @@ func runServe(ctx context.Context, o serveOptions, args []string, errw io.Writer
 	logger := log.New(errw, "serve: ", log.LstdFlags)
 	s := server.New(a, x, o.Workers, logger)
 	if o.APIKey != "" {
-		s.EnableChanges(server.Changes{APIKey: o.APIKey, AlbumPath: filepath.Join(o.Index, albumFile)})
+		s.EnableChanges(server.Changes{APIKey: o.APIKey, AlbumPath: filepath.Join(o.Index, albumFile),
+			Saved: func(a *album.Album) error { return updateMetaCount(o.Index, len(a.Entries)) }})
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
@@ -134,4 +137,19 @@ func runServe(ctx context.Context, o serveOptions, args []string, errw io.Writer
 	// Stopping by signal is how a server ends: not a failure.
 	logger.Printf("stopped")
 	return nil
+}
+
+// updateMetaCount rewrites the count in the index's meta.json.
+func updateMetaCount(dir string, n int) error {
+	path := filepath.Join(dir, metaFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var m indexMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	m.Count = n
+	return codes.AtomicWrite(path, func(w io.Writer) error { return writeJSON(w, m) })
 }
