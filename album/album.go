@@ -300,17 +300,14 @@ func (a *Album) code(vecs [][]float32) (*codes.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := codes.New(a.Hasher.Out)
-	if err != nil {
-		return nil, err
-	}
-	cs.AppendSigns(out)
-	return cs, nil
+	return codes.FromSigns(a.Hasher.Out, out)
 }
 
 // Hit is one search result.
 type Hit struct {
 	Entry *Entry
+	// ID is the entry's position in Entries.
+	ID int
 	// Score is the cosine similarity (of the whitened descriptors when the
 	// album is whitened): 1 for the same descriptor.
 	Score float32
@@ -350,7 +347,7 @@ func (a *Album) Search(q []float32, k int) ([]Hit, error) {
 		for j, x := range q {
 			s += x * v[j]
 		}
-		hits[i] = Hit{Entry: &a.Entries[i], Score: s}
+		hits[i] = Hit{Entry: &a.Entries[i], ID: i, Score: s}
 		if qc != nil {
 			hits[i].Distance = codes.Hamming(qc, a.codes.At(i))
 		}

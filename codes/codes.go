@@ -48,6 +48,17 @@ func (s *Set) At(i int) []uint64 {
 	return s.Data[i*w : (i+1)*w]
 }
 
+// FromSigns returns the codes of the rows of values (rows of bits values):
+// each bit is set where its value is positive, as AppendSigns.
+func FromSigns(bits int, values []float32) (*Set, error) {
+	s, err := New(bits)
+	if err != nil {
+		return nil, err
+	}
+	s.AppendSigns(values)
+	return s, nil
+}
+
 // AppendSigns appends one code per row of values (rows of s.Bits values):
 // bit j is set when value j is positive. Zero maps to 0, as sign(0) <= 0.
 func (s *Set) AppendSigns(values []float32) {

@@ -133,3 +133,18 @@ func equal(a, b []uint64) bool {
 	}
 	return true
 }
+
+func TestFromSigns(t *testing.T) {
+	// Rows (1, -1, 0.5) and (-2, 0, 3): bits 0 and 2 of the first, bit 2
+	// of the second (zero is not positive).
+	s, err := FromSigns(3, []float32{1, -1, 0.5, -2, 0, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 2 || s.At(0)[0] != 0b101 || s.At(1)[0] != 0b100 {
+		t.Fatalf("codes %b %b", s.At(0)[0], s.At(1)[0])
+	}
+	if _, err := FromSigns(0, nil); err == nil {
+		t.Error("0 bits accepted")
+	}
+}

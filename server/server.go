@@ -255,13 +255,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	index := make(map[*album.Entry]int, len(s.album.Entries))
-	for i := range s.album.Entries {
-		index[&s.album.Entries[i]] = i
-	}
 	out := make([]Result, len(hits))
 	for i, h := range hits {
-		out[i] = Result{Rank: i + 1, ID: index[h.Entry], Path: h.Entry.Path, Score: h.Score}
+		out[i] = Result{Rank: i + 1, ID: h.ID, Path: h.Entry.Path, Score: h.Score}
 		if s.album.Hasher != nil {
 			d := h.Distance
 			out[i].Distance = &d

@@ -75,16 +75,7 @@ func runBenchPhotos(ctx context.Context, o benchOptions, stdout, errw io.Writer)
 	pixels := func(imgs []image.Image) []float32 {
 		var out []float32
 		for _, img := range imgs {
-			v := imageio.Square(img, 16, imageio.Squash)
-			var mean float32
-			for _, x := range v {
-				mean += x / float32(len(v))
-			}
-			for i := range v {
-				v[i] -= mean
-			}
-			descriptor.Normalize(v)
-			out = append(out, v...)
+			out = append(out, centred(imageio.Square(img, 16, imageio.Squash))...)
 		}
 		return out
 	}
@@ -179,12 +170,7 @@ func runBenchPhotos(ctx context.Context, o benchOptions, stdout, errw io.Writer)
 				if err != nil {
 					return nil, err
 				}
-				cs, err := codes.New(bits)
-				if err != nil {
-					return nil, err
-				}
-				cs.AppendSigns(out)
-				return cs, nil
+				return codes.FromSigns(bits, out)
 			}
 			qc, err := code(rmacQ)
 			if err != nil {
@@ -275,6 +261,20 @@ func runBenchPhotos(ctx context.Context, o benchOptions, stdout, errw io.Writer)
 	return nil
 }
 
+// centred subtracts the mean of v from each value and L2-normalizes v, in
+// place: the thumbnails of the raw-pixel row and of the duplicate rule.
+func centred(v []float32) []float32 {
+	var mean float32
+	for _, x := range v {
+		mean += x / float32(len(v))
+	}
+	for i := range v {
+		v[i] -= mean
+	}
+	descriptor.Normalize(v)
+	return v
+}
+
 func whitenAll(w *descriptor.Whitening, x []float32, dim int) []float32 {
 	var out []float32
 	for i := 0; i+dim <= len(x); i += dim {
@@ -326,15 +326,10 @@ func loadOriginals(dir string) ([]image.Image, []string, error) {
 	for i, img := range imgs {
 		t := imageio.Square(img, 16, imageio.Squash)
 		g := make([]float32, 256)
-		var mean float32
 		for p := range g {
 			g[p] = (t[3*p] + t[3*p+1] + t[3*p+2]) / 3
-			mean += g[p] / 256
 		}
-		for p := range g {
-			g[p] -= mean
-		}
-		descriptor.Normalize(g)
+		g = centred(g)
 		dup := false
 		for _, u := range thumbs {
 			var c float32

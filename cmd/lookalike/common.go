@@ -76,12 +76,7 @@ func encodeSet(m *modelfile.Model, enc encoder.Encoder, set *dataset.Set) (*code
 	if err != nil {
 		return nil, err
 	}
-	cs, err := codes.New(enc.Outputs())
-	if err != nil {
-		return nil, err
-	}
-	cs.AppendSigns(out)
-	return cs, nil
+	return codes.FromSigns(enc.Outputs(), out)
 }
 
 // writeJSON writes v as indented JSON.
