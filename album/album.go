@@ -7,6 +7,7 @@ package album
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/lookalike/lookalike/descriptor"
 	"github.com/lookalike/lookalike/encoder"
 	"github.com/lookalike/lookalike/hashing"
+	"github.com/lookalike/lookalike/modelfile"
 )
 
 // Entry is one indexed file.
@@ -43,10 +45,10 @@ type Settings struct {
 	// Whiten, when positive, is the dimension of the PCA whitening learned
 	// on the album's own descriptors and applied in search.
 	Whiten int `json:"whiten,omitempty"`
-	// Hash, when set, names a shallow hashing method of package hashing
-	// (lsh, pcah, itq) that Learn fits, without labels, on the (whitened)
-	// descriptors: search then ranks by the Hamming distance of Bits-bit
-	// codes, ties by cosine.
+	// Hash, when set, names an unsupervised shallow hashing method of
+	// package hashing (lsh, pcah, itq, sh) that Learn fits on the
+	// (whitened) descriptors: search then ranks by the Hamming distance of
+	// Bits-bit codes, ties by cosine.
 	Hash string `json:"hash,omitempty"`
 	Bits int    `json:"bits,omitempty"`
 }
@@ -60,7 +62,7 @@ type Album struct {
 	// Whitening is learned by Learn when Settings.Whiten > 0.
 	Whitening *descriptor.Whitening
 	// Hasher is learned by Learn when Settings.Hash is set.
-	Hasher *encoder.Linear
+	Hasher encoder.Shallow
 
 	searchable [][]float32 // the whitened descriptors, made at first search
 	codes      *codes.Set  // their codes, made at first search of a hashed album
@@ -69,9 +71,12 @@ type Album struct {
 // File format: the magic, a little-endian uint32 header length, the JSON
 // header, the entries (path length uint32, path, size int64, mtime int64,
 // Dim float32), the whitening when the header says so (mean, then
-// projection, float32), the hash projection when the header says so (its
-// input mean, then its input x bits projection, float32), and a CRC-32C
-// (Castagnoli) of everything before it.
+// projection, float32), the hasher when the header says so, and a CRC-32C
+// (Castagnoli) of everything before it. A linear hasher is its input mean,
+// then its input x bits projection, float32; any other is hash_bytes
+// bytes of model-file variables (modelfile.WriteVariables) of the
+// header's hash_kind, a modelfile kind. Version 1 files have only linear
+// hashers.
 const magic = "LKALBUM1"
 
 type header struct {
@@ -83,9 +88,12 @@ type header struct {
 	Whitened int      `json:"whitened,omitempty"`
 	Hashed   int      `json:"hashed,omitempty"` // code bits
 	HashDim  int      `json:"hash_dim,omitempty"`
+	// HashKind is empty for a linear hasher.
+	HashKind  string `json:"hash_kind,omitempty"`
+	HashBytes int    `json:"hash_bytes,omitempty"`
 }
 
-const version = 1
+const version = 2
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -103,8 +111,20 @@ func (a *Album) Save(path string) error {
 		if a.Whitening != nil {
 			h.Whitened = a.Whitening.Out
 		}
+		var hashVars bytes.Buffer
+		linear, _ := a.Hasher.(*encoder.Linear)
 		if a.Hasher != nil {
-			h.Hashed, h.HashDim = a.Hasher.Out, a.Hasher.Dim
+			h.Hashed, h.HashDim = a.Hasher.Outputs(), a.Hasher.Inputs()
+			if linear == nil {
+				kind, vars, err := modelfile.ShallowVariables(a.Hasher)
+				if err != nil {
+					return fmt.Errorf("album: hasher: %w", err)
+				}
+				if err := modelfile.WriteVariables(&hashVars, vars); err != nil {
+					return err
+				}
+				h.HashKind, h.HashBytes = kind, hashVars.Len()
+			}
 		}
 		js, err := json.Marshal(h)
 		if err != nil {
@@ -127,9 +147,11 @@ func (a *Album) Save(path string) error {
 			writeFloats(bw, a.Whitening.Mean)
 			writeFloats(bw, a.Whitening.Proj)
 		}
-		if a.Hasher != nil {
-			writeFloats(bw, a.Hasher.Mean)
-			writeFloats(bw, a.Hasher.Projection)
+		if linear != nil {
+			writeFloats(bw, linear.Mean)
+			writeFloats(bw, linear.Projection)
+		} else if a.Hasher != nil {
+			bw.Write(hashVars.Bytes())
 		}
 		if err := bw.Flush(); err != nil {
 			return err
@@ -172,11 +194,11 @@ func Load(path string) (*Album, error) {
 	if err := json.Unmarshal(r[:n], &h); err != nil {
 		return nil, bad("header: %v", err)
 	}
-	if h.Version != version {
-		return nil, bad("format version %d, this build reads %d", h.Version, version)
+	if h.Version < 1 || h.Version > version || h.Version == 1 && h.HashKind != "" {
+		return nil, bad("format version %d, this build reads 1 to %d", h.Version, version)
 	}
 	r = r[n:]
-	if h.Count < 0 || h.Dim < 0 || h.Whitened < 0 || h.Hashed < 0 || h.HashDim < 0 || h.Hashed > codes.MaxBits {
+	if h.Count < 0 || h.Dim < 0 || h.Whitened < 0 || h.Hashed < 0 || h.HashDim < 0 || h.HashBytes < 0 || h.Hashed > codes.MaxBits {
 		return nil, bad("negative sizes in the header")
 	}
 	// Each entry takes at least 20 bytes: a header cannot make Load
@@ -219,13 +241,26 @@ func Load(path string) (*Album, error) {
 		}
 		a.Whitening = &descriptor.Whitening{Dim: h.Dim, Out: h.Whitened, Mean: mean, Proj: proj}
 	}
-	if h.Hashed > 0 {
+	switch {
+	case h.Hashed > 0 && h.HashKind == "":
 		mean, ok1 := floats(h.HashDim)
 		proj, ok2 := floats(h.HashDim * h.Hashed)
 		if !ok1 || !ok2 {
 			return nil, bad("truncated hash projection")
 		}
 		a.Hasher = &encoder.Linear{Mean: mean, Projection: proj, Dim: h.HashDim, Out: h.Hashed}
+	case h.Hashed > 0:
+		if h.HashBytes > len(r) {
+			return nil, bad("truncated hasher")
+		}
+		vars, err := modelfile.ReadVariables(r[:h.HashBytes])
+		if err != nil {
+			return nil, bad("hasher: %v", err)
+		}
+		if a.Hasher, err = modelfile.ShallowEncoder(h.HashKind, vars, h.HashDim, h.Hashed); err != nil {
+			return nil, bad("hasher: %v", err)
+		}
+		r = r[h.HashBytes:]
 	}
 	if len(r) != 0 {
 		return nil, bad("%d bytes after the last entry", len(r))
@@ -261,6 +296,9 @@ func (a *Album) Learn() error {
 	if !ok {
 		return fmt.Errorf("album: %s is not a method that learns from descriptors without training a network", a.Settings.Hash)
 	}
+	if m.Info().Supervised {
+		return fmt.Errorf("album: %s learns from labels, which an album's photos do not have", a.Settings.Hash)
+	}
 	vecs := a.vectors()
 	x := make([]float32, 0, len(vecs)*len(vecs[0]))
 	for _, v := range vecs {
@@ -292,7 +330,7 @@ func (a *Album) vectors() [][]float32 {
 
 // code returns the codes of vectors (each of the hasher's input dimension).
 func (a *Album) code(vecs [][]float32) (*codes.Set, error) {
-	x := make([]float32, 0, len(vecs)*a.Hasher.Dim)
+	x := make([]float32, 0, len(vecs)*a.Hasher.Inputs())
 	for _, v := range vecs {
 		x = append(x, v...)
 	}
@@ -300,7 +338,7 @@ func (a *Album) code(vecs [][]float32) (*codes.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return codes.FromSigns(a.Hasher.Out, out)
+	return codes.FromSigns(a.Hasher.Outputs(), out)
 }
 
 // Hit is one search result.

@@ -1,13 +1,18 @@
 package album
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,46 +21,94 @@ import (
 	"github.com/lookalike/lookalike/imageio"
 )
 
-// TestHashed: an album hashed by ITQ to 2 bits ranks by Hamming distance
-// first, keeps its hash through a save and load, and drops it when there
-// are too few descriptors to learn it.
+// TestHashed: an album hashed to 2 bits (by ITQ, a linear hasher, and by
+// SH, stored as model-file variables) ranks by Hamming distance first,
+// keeps its hash through a save and load, and drops it when there are too
+// few descriptors to learn it.
 func TestHashed(t *testing.T) {
-	a := &Album{Dim: 3, Settings: Settings{Hash: "itq", Bits: 2}}
+	var entries []Entry
 	for i, v := range [][]float32{{1, 0, 0}, {0.9, 0.1, 0}, {0, 1, 0}, {0, 0.9, 0.1}, {0, 0, 1}, {-1, 0, 0}} {
-		a.Entries = append(a.Entries, Entry{Path: string(rune('a' + i)), Vector: v})
+		entries = append(entries, Entry{Path: string(rune('a' + i)), Vector: v})
 	}
-	if err := a.Learn(); err != nil {
-		t.Fatal(err)
+	for _, method := range []string{"itq", "sh"} {
+		t.Run(method, func(t *testing.T) {
+			a := &Album{Dim: 3, Settings: Settings{Hash: method, Bits: 2}, Entries: entries}
+			if err := a.Learn(); err != nil {
+				t.Fatal(err)
+			}
+			if a.Hasher == nil || a.Hasher.Outputs() != 2 {
+				t.Fatalf("hasher %+v", a.Hasher)
+			}
+			hits, err := a.Search([]float32{1, 0, 0}, 6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hits[0].Entry.Path != "a" || hits[0].Distance != 0 {
+				t.Errorf("top hit %s at distance %d, want a at 0", hits[0].Entry.Path, hits[0].Distance)
+			}
+			for i := 1; i < len(hits); i++ {
+				if hits[i].Distance < hits[i-1].Distance {
+					t.Fatalf("hits not ordered by distance: %+v", hits)
+				}
+			}
+			path := filepath.Join(t.TempDir(), "h.lka")
+			if err := a.Save(path); err != nil {
+				t.Fatal(err)
+			}
+			b, err := Load(path)
+			if err != nil || b.Hasher == nil || b.Hasher.Inputs() != 3 || fmt.Sprintf("%T", b.Hasher) != fmt.Sprintf("%T", a.Hasher) {
+				t.Fatalf("loaded hasher %+v, %v", b.Hasher, err)
+			}
+			x := []float32{1, 2, 3, -1, 0.5, 0}
+			want, _ := a.Hasher.Encode(x, 2)
+			if got, err := b.Hasher.Encode(x, 2); err != nil || !slices.Equal(got, want) {
+				t.Errorf("loaded hasher encodes %v (%v), want %v", got, err, want)
+			}
+		})
 	}
-	if a.Hasher == nil || a.Hasher.Out != 2 {
-		t.Fatalf("hasher %+v", a.Hasher)
-	}
-	hits, err := a.Search([]float32{1, 0, 0}, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if hits[0].Entry.Path != "a" || hits[0].Distance != 0 {
-		t.Errorf("top hit %s at distance %d, want a at 0", hits[0].Entry.Path, hits[0].Distance)
-	}
-	for i := 1; i < len(hits); i++ {
-		if hits[i].Distance < hits[i-1].Distance {
-			t.Fatalf("hits not ordered by distance: %+v", hits)
-		}
-	}
-	path := filepath.Join(t.TempDir(), "h.lka")
-	if err := a.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	b, err := Load(path)
-	if err != nil || b.Hasher == nil || b.Hasher.Dim != 3 || b.Hasher.Projection[5] != a.Hasher.Projection[5] {
-		t.Fatalf("loaded hasher %+v, %v", b.Hasher, err)
-	}
-	few := &Album{Dim: 3, Settings: Settings{Hash: "itq", Bits: 8}, Entries: a.Entries}
+	few := &Album{Dim: 3, Settings: Settings{Hash: "itq", Bits: 8}, Entries: entries}
 	if err := few.Learn(); err != nil || few.Hasher != nil {
 		t.Errorf("8 bits from 6 descriptors: hasher %v, err %v", few.Hasher, err)
 	}
-	if bad := (&Album{Dim: 3, Settings: Settings{Hash: "dsh", Bits: 2}, Entries: a.Entries}); bad.Learn() == nil {
-		t.Error("a deep method was accepted for descriptors")
+	for _, method := range []string{"dsh", "sdh"} {
+		if bad := (&Album{Dim: 3, Settings: Settings{Hash: method, Bits: 2}, Entries: entries}); bad.Learn() == nil {
+			t.Errorf("%s was accepted for an album's descriptors", method)
+		}
+	}
+}
+
+// TestLoad_Version1: a version 1 file (linear hashers only) still loads;
+// a version 1 file that claims another hasher kind does not.
+func TestLoad_Version1(t *testing.T) {
+	a := &Album{Dim: 3, Settings: Settings{Hash: "sh", Bits: 2}}
+	for i, v := range [][]float32{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {-1, 0, 0}} {
+		a.Entries = append(a.Entries, Entry{Path: string(rune('a' + i)), Vector: v})
+	}
+	for _, method := range []string{"pcah", "sh"} {
+		a.Settings.Hash = method
+		if err := a.Learn(); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "v1.lka")
+		if err := a.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := bytes.Replace(data[:len(data)-4], []byte(`"version":2`), []byte(`"version":1`), 1)
+		data = binary.LittleEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Load(path)
+		if method == "pcah" && err != nil {
+			t.Errorf("version 1 linear album: %v", err)
+		}
+		if method == "sh" && !errors.Is(err, ErrFormat) {
+			t.Errorf("version 1 album with a spectral hasher: err = %v, want %v", err, ErrFormat)
+		}
 	}
 }
 

@@ -79,6 +79,107 @@ func (t *Tape) Backward(grad *Node) map[*model.Variable]*Node {
 	return t.grads
 }
 
+// Side collects, during the backward pass, the gradient that later layers
+// send to an earlier layer's output through a skip connection.
+type Side struct{ grad *Node }
+
+// Branch marks the output of the layers taped so far as read again by a
+// later layer (a skip connection). That layer sends its gradient for the
+// output with Send; the backward pass adds it to the gradient arriving
+// from the layers in between. A nil tape returns nil.
+func (t *Tape) Branch() *Side {
+	if t == nil {
+		return nil
+	}
+	s := &Side{}
+	t.push(func(grad *Node) *Node {
+		if s.grad != nil {
+			grad = Add(grad, s.grad)
+		}
+		return grad
+	})
+	return s
+}
+
+// Send adds grad to the gradient of the branched output. It is a no-op on
+// a nil Side, as when no tape records.
+func (s *Side) Send(grad *Node) {
+	if s == nil {
+		return
+	}
+	if s.grad != nil {
+		grad = Add(s.grad, grad)
+	}
+	s.grad = grad
+}
+
+// Fuse concatenates, channel-wise, the maps of earlier blocks to x ([c,
+// batch, h, w], the last block's output), each earlier map average-pooled
+// by 2x2 windows (an odd last row or column dropped, as the blocks'
+// max-pooling drops it) until it has x's size. The backward pass returns
+// x's share of the gradient and sends each earlier map's share, unpooled,
+// to its branch.
+func Fuse(t *Tape, x *Node, earlier []*Node, sides []*Side) *Node {
+	d := x.Shape().Dimensions
+	parts := []*Node{x}
+	var shapes [][][]int // per earlier map, its shape before each pooling
+	for _, e := range earlier {
+		var before [][]int
+		for e.Shape().Dimensions[2] > d[2] || e.Shape().Dimensions[3] > d[3] {
+			before = append(before, e.Shape().Dimensions)
+			e = avgPool2(e)
+		}
+		if ed := e.Shape().Dimensions; ed[2] != d[2] || ed[3] != d[3] {
+			panic(fmt.Sprintf("encoder: cannot pool a %dx%d map to %dx%d", ed[2], ed[3], d[2], d[3]))
+		}
+		shapes = append(shapes, before)
+		parts = append(parts, e)
+	}
+	t.push(func(grad *Node) *Node {
+		at := d[0]
+		for i, p := range parts[1:] {
+			c := p.Shape().Dimensions[0]
+			gp := Slice(grad, AxisRange(at, at+c))
+			at += c
+			for k := len(shapes[i]) - 1; k >= 0; k-- {
+				gp = avgUnpool2(gp, shapes[i][k])
+			}
+			sides[i].Send(gp)
+		}
+		return Slice(grad, AxisRange(0, d[0]))
+	})
+	return Concatenate(parts, 0)
+}
+
+// avgPool2 averages the 2x2 windows of maps [c, batch, h, w].
+func avgPool2(x *Node) *Node {
+	d := x.Shape().Dimensions
+	c, b, h, w := d[0], d[1], d[2], d[3]
+	h2, w2 := h/2, w/2
+	if h%2 != 0 || w%2 != 0 {
+		x = Slice(x, AxisRange(), AxisRange(), AxisRange(0, 2*h2), AxisRange(0, 2*w2))
+	}
+	x = Reshape(x, c*b*h2, 2, w2, 2)
+	corner := func(i, j int) *Node { return Slice(x, AxisRange(), AxisElem(i), AxisRange(), AxisElem(j)) }
+	sum := Add(Add(corner(0, 0), corner(0, 1)), Add(corner(1, 0), corner(1, 1)))
+	return Reshape(MulScalar(sum, 0.25), c, b, h2, w2)
+}
+
+// avgUnpool2 is avgPool2's backward pass: each input of a window gets a
+// quarter of the window's gradient, a dropped row or column none. dims is
+// the shape of avgPool2's input.
+func avgUnpool2(grad *Node, dims []int) *Node {
+	c, b, h, w := dims[0], dims[1], dims[2], dims[3]
+	h2, w2 := h/2, w/2
+	q := Reshape(MulScalar(grad, 0.25), c*b*h2, 1, w2, 1)
+	row := Concatenate([]*Node{q, q}, 3)
+	out := Reshape(Concatenate([]*Node{row, row}, 1), c, b, 2*h2, 2*w2)
+	if h%2 != 0 || w%2 != 0 {
+		out = padAxes(out, 0, h%2, 0, w%2)
+	}
+	return out
+}
+
 // ChannelsFirst turns images [batch, h, w, c] into maps [c, batch, h, w].
 func ChannelsFirst(x *Node) *Node {
 	d := x.Shape().Dimensions

@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -148,12 +149,27 @@ func TestNormPoolRelu(t *testing.T) {
 	}
 }
 
-// TestTapeBackward checks the written backward pass of a whole network
-// (two conv blocks with odd map sizes, a hidden layer) against GoMLX's
-// automatic differentiation of the same forward graph, for the loss
-// sum(output * r) with random r.
+// TestTapeBackward checks the written backward pass of whole networks
+// against GoMLX's automatic differentiation of the same forward graph, for
+// the loss sum(output * r) with random r: two conv blocks with odd map
+// sizes and a hidden layer; and three blocks fused (Fuse), the first
+// block's 6x5 map pooled twice (dropping odd rows and columns) and the
+// second's 3x2 map once to the last block's 1x1.
 func TestTapeBackward(t *testing.T) {
-	net := CNN{Height: 7, Width: 6, Channels: 2, Filters: []int{3, 4}, Kernel: 3, Hidden: []int{5}, Outputs: 4}
+	tests := []struct {
+		name  string
+		net   CNN
+		nvars int
+	}{
+		{"plain", CNN{Height: 7, Width: 6, Channels: 2, Filters: []int{3, 4}, Kernel: 3, Hidden: []int{5}, Outputs: 4}, 10},
+		{"fused", CNN{Height: 13, Width: 11, Channels: 2, Filters: []int{3, 4, 2}, Kernel: 3, Hidden: []int{5}, Outputs: 4, Fuse: true}, 13},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { testTapeBackward(t, tc.net, tc.nvars) })
+	}
+}
+
+func testTapeBackward(t *testing.T, net CNN, nvars int) {
 	const batch = 3
 	rng := rand.New(rand.NewPCG(5, 6))
 	random := func(n int) []float32 {
@@ -163,8 +179,9 @@ func TestTapeBackward(t *testing.T) {
 		}
 		return v
 	}
-	x := tensors.FromFlatDataAndDimensions(random(batch*7*6*2), batch, 7, 6, 2)
-	r := tensors.FromFlatDataAndDimensions(random(batch*4), batch, 4)
+	h, w, c := net.Height, net.Width, net.Channels
+	x := tensors.FromFlatDataAndDimensions(random(batch*h*w*c), batch, h, w, c)
+	r := tensors.FromFlatDataAndDimensions(random(batch*net.Outputs), batch, net.Outputs)
 	backend, _ := Backend()
 	store := model.NewStore()
 	var names []string
@@ -195,8 +212,8 @@ func TestTapeBackward(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(names) != 10 {
-			t.Fatalf("tape has %d variables %v, want 10", len(names), names)
+		if len(names) != nvars {
+			t.Fatalf("tape has %d variables %v, want %d", len(names), names, nvars)
 		}
 		for i, name := range names {
 			hand, _ := tensors.CopyFlatData[float32](outs[2*i])
@@ -214,8 +231,8 @@ func TestTapeBackward(t *testing.T) {
 	}
 	check("initial weights")
 	// Negative normalization scales make the pooling select window minima.
-	for _, name := range []string{"/000_conv/batchnorm/scale", "/001_conv/batchnorm/scale"} {
-		v := store.GetVariable(name)
+	for i := range net.Filters {
+		v := store.GetVariable(fmt.Sprintf("/%03d_conv/batchnorm/scale", i))
 		n := v.Shape().Size()
 		signs := make([]float32, n)
 		for i := range signs {

@@ -36,6 +36,13 @@ type CNN struct {
 	Hidden []int
 	// Outputs is the width of the final linear layer.
 	Outputs int
+	// Fuse feeds the first fully connected layer with the maps of every
+	// convolutional block, not the last block's alone: each earlier
+	// block's map is average-pooled down to the last block's size and
+	// stacked with it channel-wise, so that the code sees the finer,
+	// lower-level features too (the multi-depth fusion of FusionNet-style
+	// hashing). Needs at least two blocks.
+	Fuse bool `json:",omitempty"`
 }
 
 // Reference returns the network of shared/anchors/torch_dsh_fmnist.py for
@@ -70,6 +77,9 @@ func (c CNN) Validate() error {
 			return fmt.Errorf("encoder: hidden layer %d has width %d", i, n)
 		}
 	}
+	if c.Fuse && len(c.Filters) < 2 {
+		return fmt.Errorf("encoder: fusing block outputs needs at least 2 convolutional blocks, have %d", len(c.Filters))
+	}
 	return nil
 }
 
@@ -79,6 +89,9 @@ func (c CNN) String() string {
 	s := fmt.Sprintf("%dx%dx%d", c.Height, c.Width, c.Channels)
 	for _, f := range c.Filters {
 		s += fmt.Sprintf(" conv%d-bn-relu-pool", f)
+	}
+	if c.Fuse {
+		s += " fuse"
 	}
 	for _, n := range c.Hidden {
 		s += fmt.Sprintf(" fc%d-relu", n)
@@ -103,10 +116,19 @@ func (c CNN) Train(scope *model.Scope, x *Node) (*Node, *Tape) {
 func (c CNN) forward(scope *model.Scope, t *Tape, x *Node) *Node {
 	x.AssertDims(-1, c.Height, c.Width, c.Channels)
 	x = ChannelsFirst(x)
+	var earlier []*Node
+	var sides []*Side
 	for i, f := range c.Filters {
 		s := scope.In("%03d_conv", i)
 		x = Conv2D(s, t, x, f, c.Kernel, i > 0)
 		x = NormPoolRelu(s, t, x)
+		if c.Fuse && i < len(c.Filters)-1 {
+			earlier = append(earlier, x)
+			sides = append(sides, t.Branch())
+		}
+	}
+	if c.Fuse {
+		x = Fuse(t, x, earlier, sides)
 	}
 	// The input itself needs no gradient.
 	inputGrad := len(c.Filters) > 0

@@ -40,7 +40,8 @@ func (DSH) Info() Info {
 }
 
 // Loss is equation 4 of the paper over every pair of the mini-batch.
-func (m DSH) Loss(u, labels *Node) *Node {
+func (m DSH) Loss(b Batch) *Node {
+	u, labels := b.U, b.Labels
 	bits := float64(u.Shape().Dimensions[1])
 	similar := PairSimilarity(labels, u.DType())
 	d := SquaredDistances(u)

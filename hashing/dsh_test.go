@@ -3,29 +3,11 @@ package hashing
 import (
 	"math"
 	"testing"
-
-	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
-
-	"github.com/lookalike/lookalike/encoder"
 )
 
 func evalLoss(t *testing.T, m Deep, u [][]float32, labels []int32) float64 {
 	t.Helper()
-	b, err := encoder.Backend()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := ExecOnce(b, func(u, l *Node) *Node { return m.Loss(u, l) },
-		tensors.FromValue(u), tensors.FromValue(labels))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := tensors.CopyFlatData[float32](out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return float64(v[0])
+	return evalBatchLoss(t, m, u, labels, 0, 1)
 }
 
 // TestDSH_Loss: u = [[1, -1], [0.5, 0.5]], 2 bits, margin m = 4,

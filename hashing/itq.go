@@ -38,7 +38,7 @@ func (ITQ) Info() Info {
 }
 
 // Fit learns the PCA projection and the rotation.
-func (m ITQ) Fit(x []float32, dim int, _ []int32, bits int, seed int64) (*encoder.Linear, error) {
+func (m ITQ) Fit(x []float32, dim int, _ []int32, bits int, seed int64) (encoder.Shallow, error) {
 	mean, c, w, err := principalFit(x, dim, bits)
 	if err != nil {
 		return nil, err

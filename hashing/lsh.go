@@ -29,7 +29,7 @@ func (LSH) Info() Info {
 
 // Fit draws bits Gaussian directions from the seed; it uses the data only
 // for its mean.
-func (LSH) Fit(x []float32, dim int, _ []int32, bits int, seed int64) (*encoder.Linear, error) {
+func (LSH) Fit(x []float32, dim int, _ []int32, bits int, seed int64) (encoder.Shallow, error) {
 	n, err := checkFit(x, dim, bits)
 	if err != nil {
 		return nil, err

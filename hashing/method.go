@@ -14,6 +14,9 @@ import (
 	"sort"
 
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/lookalike/lookalike/encoder"
 )
 
 // Info describes a method for listings and model files.
@@ -37,10 +40,42 @@ type Method interface {
 // mini-batches, with codes taken as the sign of the network's outputs.
 type Deep interface {
 	Method
-	// Loss returns the scalar loss of one mini-batch: u holds the
-	// network's real-valued outputs [batch, bits] and labels the class
-	// labels [batch] (int32).
-	Loss(u, labels *Node) *Node
+	// Loss returns the scalar loss of one mini-batch.
+	Loss(b Batch) *Node
+}
+
+// Architect is a deep method that changes the network it trains, as
+// FusionNet fuses the outputs of several convolutional blocks.
+type Architect interface {
+	// Network returns the method's network built on base, the reference
+	// network sized for the data and code length.
+	Network(base encoder.CNN) encoder.CNN
+}
+
+// Batch is what a deep method's loss sees of one training step.
+type Batch struct {
+	// U holds the network's real-valued outputs [batch, bits].
+	U *Node
+	// Labels holds the class labels [batch] (int32).
+	Labels *Node
+	// Step is the number of steps taken before this one, a scalar of U's
+	// dtype, and Steps the length of the whole run: schedules that change
+	// the loss during training (HashNet's continuation) read them. A nil
+	// Step means the first step.
+	Step  *Node
+	Steps int
+	// Scope holds variables of the method's own, outside the network
+	// (DVSQ's codebooks); their gradients come from automatic
+	// differentiation of the loss.
+	Scope *model.Scope
+}
+
+// StepOrZero returns b.Step, or a zero scalar when it is nil.
+func (b Batch) StepOrZero() *Node {
+	if b.Step == nil {
+		return ScalarZero(b.U.Graph(), b.U.DType())
+	}
+	return b.Step
 }
 
 var registry = map[string]Method{}

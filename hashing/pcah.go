@@ -20,7 +20,7 @@ func (PCAH) Info() Info {
 }
 
 // Fit projects on the bits leading principal directions.
-func (PCAH) Fit(x []float32, dim int, _ []int32, bits int, _ int64) (*encoder.Linear, error) {
+func (PCAH) Fit(x []float32, dim int, _ []int32, bits int, _ int64) (encoder.Shallow, error) {
 	mean, _, w, err := principalFit(x, dim, bits)
 	if err != nil {
 		return nil, err

@@ -9,14 +9,15 @@ import (
 	"github.com/lookalike/lookalike/pca"
 )
 
-// Shallow is a method that learns a linear projection of feature vectors
-// (pixels, or any real-valued descriptors), codes being the signs of the
-// projection. It needs no network.
+// Shallow is a method that learns an encoder of feature vectors (pixels,
+// or any real-valued descriptors) without a network: a linear projection
+// (LSH, PCAH, ITQ), eigenfunctions of principal components (SH), or kernel
+// features (SDH). Codes are the signs of the encoder's outputs.
 type Shallow interface {
 	Method
 	// Fit learns from n = len(x)/dim training vectors (labels may be nil
 	// for unsupervised methods).
-	Fit(x []float32, dim int, labels []int32, bits int, seed int64) (*encoder.Linear, error)
+	Fit(x []float32, dim int, labels []int32, bits int, seed int64) (encoder.Shallow, error)
 }
 
 // checkFit reports inputs no shallow method can fit.

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/lookalike/lookalike/encoder"
 )
 
 // stretched returns n 2-D points spread along (1, 1) (std 3) and narrowly
@@ -20,11 +22,22 @@ func stretched(n int) []float32 {
 	return x
 }
 
-func TestPCAH_Fit(t *testing.T) {
-	l, err := PCAH{}.Fit(stretched(2000), 2, nil, 1, 0)
+// fitLinear fits m, which must learn a linear encoder.
+func fitLinear(t *testing.T, m Shallow, x []float32, dim, bits int, seed int64) *encoder.Linear {
+	t.Helper()
+	e, err := m.Fit(x, dim, nil, bits, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
+	l, ok := e.(*encoder.Linear)
+	if !ok {
+		t.Fatalf("%s learned a %T, want a linear encoder", m.Info().Name, e)
+	}
+	return l
+}
+
+func TestPCAH_Fit(t *testing.T) {
+	l := fitLinear(t, PCAH{}, stretched(2000), 2, 1, 0)
 	// Mean near (5, -2); the one direction near +-(1, 1)/sqrt 2.
 	if math.Abs(float64(l.Mean[0])-5) > 0.2 || math.Abs(float64(l.Mean[1])+2) > 0.2 {
 		t.Errorf("mean %v", l.Mean)
@@ -55,9 +68,9 @@ func TestLinear_Encode(t *testing.T) {
 
 func TestLSH_Fit(t *testing.T) {
 	x := stretched(100)
-	a, _ := LSH{}.Fit(x, 2, nil, 16, 3)
-	b, _ := LSH{}.Fit(x, 2, nil, 16, 3)
-	c, _ := LSH{}.Fit(x, 2, nil, 16, 4)
+	a := fitLinear(t, LSH{}, x, 2, 16, 3)
+	b := fitLinear(t, LSH{}, x, 2, 16, 3)
+	c := fitLinear(t, LSH{}, x, 2, 16, 4)
 	same, diff := true, false
 	for i := range a.Projection {
 		same = same && a.Projection[i] == b.Projection[i]

@@ -8,7 +8,6 @@ package modelfile
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -64,9 +63,13 @@ type Preprocess struct {
 const (
 	// KindCNN is a network (Header.Network) with its variables.
 	KindCNN = "cnn"
-	// KindLinear is an encoder.Linear: variables "mean" [dim] and
-	// "projection" [dim, bits] over the flattened pixels.
+	// KindLinear is an encoder.Linear over the flattened pixels; it and
+	// the other shallow kinds store the variables ShallowVariables lists.
 	KindLinear = "linear"
+	// KindSpectral is an encoder.Spectral (spectral hashing).
+	KindSpectral = "spectral"
+	// KindKernel is an encoder.Kernel (RBF kernel features, SDH).
+	KindKernel = "kernel"
 )
 
 // Header is the JSON part of a model file.
@@ -92,6 +95,9 @@ type Training struct {
 	Seed         int64   `json:"seed"`
 	Epoch        int     `json:"epoch"`
 	Seconds      float64 `json:"seconds"`
+	// Unlabelled counts the unlabelled images a semi-supervised method
+	// drew from.
+	Unlabelled int `json:"unlabelled,omitempty"`
 }
 
 // DType is the element type of a stored variable.
@@ -140,15 +146,20 @@ func (h *Header) Validate() error {
 	if p.Height < 1 || p.Width < 1 || p.Channels < 1 {
 		return fmt.Errorf("modelfile: input shape %dx%dx%d is invalid", p.Height, p.Width, p.Channels)
 	}
-	switch h.Kind {
-	case "", KindCNN:
+	// Checked factor by factor, so that the product cannot overflow.
+	if p.Height > maxElements || p.Width > maxElements || p.Height*p.Width > maxElements ||
+		p.Channels > maxElements || p.Height*p.Width*p.Channels > maxElements {
+		return fmt.Errorf("modelfile: input shape %dx%dx%d is too large", p.Height, p.Width, p.Channels)
+	}
+	switch {
+	case h.Kind == "" || h.Kind == KindCNN:
 		if err := h.Network.Validate(); err != nil {
 			return err
 		}
 		if h.Network.Outputs != h.Bits {
 			return fmt.Errorf("modelfile: network has %d outputs for %d bits", h.Network.Outputs, h.Bits)
 		}
-	case KindLinear:
+	case IsShallow(h.Kind):
 	default:
 		return fmt.Errorf("modelfile: unknown encoder kind %q", h.Kind)
 	}
@@ -157,43 +168,15 @@ func (h *Header) Validate() error {
 
 // Encoder builds the model's encoder.
 func (m *Model) Encoder() (encoder.Encoder, error) {
-	if m.Header.Kind == KindLinear {
-		return m.linear()
+	if IsShallow(m.Header.Kind) {
+		p := m.Header.Preprocess
+		return ShallowEncoder(m.Header.Kind, m.Variables, p.Height*p.Width*p.Channels, m.Header.Bits)
 	}
 	store, err := ToStore(nil, m.Variables)
 	if err != nil {
 		return nil, err
 	}
 	return encoder.NewRunner(m.Header.Network, store)
-}
-
-func (m *Model) linear() (*encoder.Linear, error) {
-	p := m.Header.Preprocess
-	l := &encoder.Linear{Dim: p.Height * p.Width * p.Channels, Out: m.Header.Bits}
-	for _, v := range m.Variables {
-		switch v.Name {
-		case "mean":
-			l.Mean = v.Float32s()
-		case "projection":
-			l.Projection = v.Float32s()
-		}
-	}
-	if len(l.Mean) != l.Dim || len(l.Projection) != l.Dim*l.Out {
-		return nil, fmt.Errorf("modelfile: linear model needs mean [%d] and projection [%d, %d]", l.Dim, l.Dim, l.Out)
-	}
-	return l, nil
-}
-
-// LinearVariables returns the variables that store l.
-func LinearVariables(l *encoder.Linear) []Variable {
-	f := func(name string, dims []int, vals []float32) Variable {
-		v := Variable{Name: name, DType: Float32, Dims: dims, Values: make([]uint64, len(vals))}
-		for i, x := range vals {
-			v.Values[i] = uint64(math.Float32bits(x))
-		}
-		return v
-	}
-	return []Variable{f("mean", []int{l.Dim}, l.Mean), f("projection", []int{l.Dim, l.Out}, l.Projection)}
 }
 
 // Write encodes m to w.
@@ -209,7 +192,28 @@ func Write(w io.Writer, m *Model) error {
 	binary.Write(bw, le, uint32(Version))
 	binary.Write(bw, le, uint32(len(hdr)))
 	bw.Write(hdr)
-	for _, v := range m.Variables {
+	writeVariables(bw, m.Variables)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("modelfile: write: %w", err)
+	}
+	return binary.Write(w, le, crc.Sum32())
+}
+
+// WriteVariables encodes vars as a model file stores them, for files that
+// embed a model's variables (albums do).
+func WriteVariables(w io.Writer, vars []Variable) error {
+	bw := bufio.NewWriter(w)
+	writeVariables(bw, vars)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("modelfile: write variables: %w", err)
+	}
+	return nil
+}
+
+// writeVariables writes to bw, whose Flush reports any error.
+func writeVariables(bw *bufio.Writer, vars []Variable) {
+	le := binary.LittleEndian
+	for _, v := range vars {
 		binary.Write(bw, le, uint16(len(v.Name)))
 		bw.WriteString(v.Name)
 		bw.WriteByte(byte(v.DType))
@@ -224,10 +228,20 @@ func Write(w io.Writer, m *Model) error {
 			bw.Write(buf[:size])
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("modelfile: write: %w", err)
+}
+
+// ReadVariables decodes variables written by WriteVariables, all of data.
+// It trusts no size: a corrupt block gives an error.
+func ReadVariables(data []byte) ([]Variable, error) {
+	var vars []Variable
+	for len(data) > 0 {
+		v, rest, err := readVariable(data)
+		if err != nil {
+			return nil, err
+		}
+		vars, data = append(vars, v), rest
 	}
-	return binary.Write(w, le, crc.Sum32())
+	return vars, nil
 }
 
 // Read decodes a model file. It checks the magic, then the version, then
@@ -262,69 +276,59 @@ func Read(r io.Reader) (*Model, error) {
 	if err := json.Unmarshal(body[16:16+hlen], &m.Header); err != nil {
 		return nil, fmt.Errorf("modelfile: header: %w", err)
 	}
-	br := bufio.NewReader(bytes.NewReader(body[16+hlen:]))
-	for {
-		if _, err := br.Peek(1); err != nil {
-			break
-		}
-		v, err := readVariable(br)
-		if err != nil {
-			return nil, err
-		}
-		m.Variables = append(m.Variables, v)
+	if m.Variables, err = ReadVariables(body[16+hlen:]); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-func readVariable(br *bufio.Reader) (Variable, error) {
+// readVariable decodes the variable at the start of data and returns the
+// bytes after it. Sizes are checked against the bytes left before any
+// allocation.
+func readVariable(data []byte) (Variable, []byte, error) {
 	le := binary.LittleEndian
 	var v Variable
-	var nlen uint16
-	if err := binary.Read(br, le, &nlen); err != nil {
-		return v, ErrTruncated
+	if len(data) < 2 {
+		return v, nil, ErrTruncated
 	}
-	name := make([]byte, nlen)
-	if _, err := io.ReadFull(br, name); err != nil {
-		return v, ErrTruncated
+	nlen := int(le.Uint16(data))
+	data = data[2:]
+	if len(data) < nlen+2 {
+		return v, nil, ErrTruncated
 	}
-	v.Name = string(name)
-	var dt, rank uint8
-	if err := binary.Read(br, le, &dt); err != nil {
-		return v, ErrTruncated
-	}
-	if err := binary.Read(br, le, &rank); err != nil {
-		return v, ErrTruncated
-	}
+	v.Name = string(data[:nlen])
+	dt, rank := data[nlen], int(data[nlen+1])
+	data = data[nlen+2:]
 	v.DType = DType(dt)
 	if v.DType.size() == 0 || rank > 8 {
-		return v, fmt.Errorf("%w: variable %q has dtype %d, rank %d", ErrChecksum, v.Name, dt, rank)
+		return v, nil, fmt.Errorf("%w: variable %q has dtype %d, rank %d", ErrChecksum, v.Name, dt, rank)
+	}
+	if len(data) < 4*rank {
+		return v, nil, ErrTruncated
 	}
 	n := 1
-	for range rank {
-		var d uint32
-		if err := binary.Read(br, le, &d); err != nil {
-			return v, ErrTruncated
-		}
-		v.Dims = append(v.Dims, int(d))
-		n *= int(d)
+	for i := range rank {
+		d := int(le.Uint32(data[4*i:]))
+		v.Dims = append(v.Dims, d)
+		n *= d
 		if n > maxElements {
-			return v, fmt.Errorf("%w: variable %q too large", ErrChecksum, v.Name)
+			return v, nil, fmt.Errorf("%w: variable %q too large", ErrChecksum, v.Name)
 		}
 	}
+	data = data[4*rank:]
 	size := v.DType.size()
-	buf := make([]byte, size*n)
-	if _, err := io.ReadFull(br, buf); err != nil {
-		return v, ErrTruncated
+	if len(data) < size*n {
+		return v, nil, ErrTruncated
 	}
 	v.Values = make([]uint64, n)
 	for i := range v.Values {
 		if size == 4 {
-			v.Values[i] = uint64(le.Uint32(buf[i*4:]))
+			v.Values[i] = uint64(le.Uint32(data[i*4:]))
 		} else {
-			v.Values[i] = le.Uint64(buf[i*8:])
+			v.Values[i] = le.Uint64(data[i*8:])
 		}
 	}
-	return v, nil
+	return v, data[size*n:], nil
 }
 
 // Float32s returns the values of a float32 variable.

@@ -18,7 +18,9 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-apt_install dataset-fashion-mnist ca-certificates python3-skimage
+# chromium: the server test drives the web page in headless Chromium
+# (it skips without it).
+apt_install dataset-fashion-mnist ca-certificates python3-skimage chromium
 if [ "${1:-}" = "--peers" ]; then
 	apt_install python3-torch python3-torchvision python3-faiss python3-sklearn
 fi

@@ -263,8 +263,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			out[i].Distance = &d
 		}
 	}
+	// The model and method that answered, for clients to show.
+	resp := map[string]any{"backbone": s.album.Settings.Backbone, "pooling": s.album.Settings.Pooling, "results": out}
+	if s.album.Hasher != nil {
+		resp["hash"], resp["bits"] = s.album.Settings.Hash, s.album.Settings.Bits
+	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"backbone": s.album.Settings.Backbone, "pooling": s.album.Settings.Pooling, "results": out})
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // upload reads and decodes the "image" file of a multipart request.

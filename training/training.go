@@ -53,6 +53,10 @@ type Config struct {
 	Checkpoint string
 	// Progress receives a progress line per step; nil is quiet.
 	Progress io.Writer
+	// Unlabelled holds images without labels for semi-supervised methods
+	// (hashing.SemiSupervised), which add UnlabelledPerBatch of them to
+	// every batch; other methods ignore it.
+	Unlabelled *dataset.Set
 	// OnStep, when set, is called after every step with the step number
 	// of this run (from 1) and the step's batch size, for benchmarks.
 	OnStep func(step, batch int)
@@ -61,8 +65,16 @@ type Config struct {
 // NewConfig returns the defaults of the PyTorch reference
 // (shared/anchors/torch_dsh_fmnist.py) for method and bits.
 func NewConfig(method hashing.Deep, bits int) Config {
-	return Config{Method: method, Net: encoder.Reference(bits), Epochs: 30, BatchSize: 128, LearningRate: 1e-3}
+	net := encoder.Reference(bits)
+	if a, ok := method.(hashing.Architect); ok {
+		net = a.Network(net)
+	}
+	return Config{Method: method, Net: net, Epochs: 30, BatchSize: 128, LearningRate: 1e-3}
 }
+
+// methodScope holds the variables of a method's own loss (DVSQ's
+// codebooks), apart from the network's.
+const methodScope = "method"
 
 // ErrDiverged is returned when the loss stops being a finite number.
 var ErrDiverged = errors.New("training: loss diverged (NaN or Inf)")
@@ -95,10 +107,46 @@ func (c *Config) header(set *dataset.Set, epoch int, seconds float64) modelfile.
 			Height: c.Net.Height, Width: c.Net.Width, Channels: c.Net.Channels, Scale: 1.0 / 255,
 		},
 		Training: modelfile.Training{
-			Protocol: c.Protocol, Images: set.Len(), Epochs: c.Epochs, BatchSize: c.BatchSize,
+			Protocol: c.Protocol, Images: set.Len(), Unlabelled: c.unlabelledLen(), Epochs: c.Epochs, BatchSize: c.BatchSize,
 			LearningRate: c.LearningRate, Seed: c.Seed, Epoch: epoch, Seconds: seconds,
 		},
 	}
+}
+
+// unlabelledPerBatch returns how many unlabelled images join each batch.
+func (c *Config) unlabelledPerBatch() int {
+	m, ok := c.Method.(hashing.SemiSupervised)
+	if !ok || c.Unlabelled == nil || c.Unlabelled.Len() == 0 {
+		return 0
+	}
+	return max(m.UnlabelledPerBatch(c.BatchSize), 0)
+}
+
+func (c *Config) unlabelledLen() int {
+	if c.unlabelledPerBatch() == 0 {
+		return 0
+	}
+	return c.Unlabelled.Len()
+}
+
+// unlabelledOrder walks the unlabelled images in passes, each pass a
+// permutation that depends only on the seed and the pass, so that the
+// images of a step depend only on its number and a resumed run sees what
+// an uninterrupted one would.
+type unlabelledOrder struct {
+	seed uint64
+	n    int
+	pass int
+	perm []int
+}
+
+// at returns the position of the k-th unlabelled image drawn in the run.
+func (o *unlabelledOrder) at(k int) int {
+	if pass := k / o.n; o.perm == nil || pass != o.pass {
+		o.pass = pass
+		o.perm = rand.New(rand.NewPCG(o.seed, 1<<32+uint64(pass))).Perm(o.n)
+	}
+	return o.perm[k%o.n]
 }
 
 // Train trains c.Method on set and returns the model. Cancelling ctx stops
@@ -124,13 +172,29 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		return nil, err
 	}
 	modelFn := func(scope *model.Scope, x *Node) *Node { return opt.build(c.Net, scope.In(encoder.Scope), x) }
-	lossFn := func(labels, predictions []*Node) *Node { return c.Method.Loss(predictions[0], labels[0]) }
-	trainer := train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
-
 	n, size := set.Len(), set.ImageSize()
 	steps := n / c.BatchSize
-	x := make([]float32, c.BatchSize*size)
-	y := make([]int32, c.BatchSize)
+	extra := c.unlabelledPerBatch()
+	var order *unlabelledOrder
+	if extra > 0 {
+		if u := c.Unlabelled; u.Height != set.Height || u.Width != set.Width || u.Channels != set.Channels {
+			return nil, fmt.Errorf("training: unlabelled images are %dx%dx%d, labelled ones %dx%dx%d",
+				u.Height, u.Width, u.Channels, set.Height, set.Width, set.Channels)
+		}
+		order = &unlabelledOrder{seed: uint64(c.Seed), n: c.Unlabelled.Len()}
+	}
+	lossFn := func(labels, predictions []*Node) *Node {
+		u := predictions[0]
+		// The optimizer increments the global step after the loss is
+		// built, so here it still counts the steps taken before this one.
+		step := ConvertDType(optimizer.GetGlobalStepVar(store).NodeValue(u.Graph()), u.DType())
+		return c.Method.Loss(hashing.Batch{
+			U: u, Labels: labels[0], Step: step, Steps: c.Epochs * steps, Scope: store.Scope("/" + methodScope),
+		})
+	}
+	trainer := train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
+	x := make([]float32, (c.BatchSize+extra)*size)
+	y := make([]int32, c.BatchSize+extra)
 	bar := newProgress(c.Progress, c.Epochs*steps)
 	start := time.Now()
 	runStep := 0
@@ -149,6 +213,12 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 				copy(x[i*size:(i+1)*size], set.Image(p))
 				y[i] = set.Labels[p]
 			}
+			for i := range extra {
+				p := order.at((epoch*steps+s)*extra + i)
+				copy(x[(bs+i)*size:(bs+i+1)*size], c.Unlabelled.Image(p))
+				y[bs+i] = hashing.Unlabelled
+			}
+			bs += extra
 			batch := train.Batch{
 				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x[:bs*size], bs, set.Height, set.Width, set.Channels)},
 				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y[:bs], bs)},

@@ -2,10 +2,14 @@ package training
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
 
 	"github.com/lookalike/lookalike/dataset"
 	"github.com/lookalike/lookalike/encoder"
@@ -125,5 +129,111 @@ func TestTrain_BadConfig(t *testing.T) {
 		if _, err := Train(context.Background(), cc, s); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// stepProbe is DSH with a term that turns NaN once Limit steps are done,
+// so the error of Train tells which step the loss saw.
+type stepProbe struct {
+	hashing.DSH
+	Limit float64
+}
+
+func (p stepProbe) Loss(b hashing.Batch) *Node {
+	probe := MulScalar(Log(Sub(Scalar(b.U.Graph(), b.U.DType(), p.Limit), b.StepOrZero())), 0)
+	return Add(p.DSH.Loss(b), probe)
+}
+
+// TestTrain_Step: the loss sees the number of steps done, counted across
+// epochs and across a resumed run: with 4 steps an epoch and a loss that
+// fails once 5 steps are done, training fails at epoch 2, step 2, both
+// uninterrupted and resumed from the first epoch's checkpoint.
+func TestTrain_Step(t *testing.T) {
+	c, s := tiny()
+	c.Method = stepProbe{DSH: hashing.DSH{Alpha: 0.01, MarginPerBit: 2}, Limit: 5}
+	c.Epochs = 3
+	const want = "at epoch 2 step 2"
+	if _, err := Train(context.Background(), c, s); !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("uninterrupted: %v, want divergence %s", err, want)
+	}
+	c.Checkpoint = filepath.Join(t.TempDir(), "probe.ckpt")
+	c.Epochs = 1
+	if _, err := Train(context.Background(), c, s); err != nil {
+		t.Fatal(err)
+	}
+	// The checkpoint records 1 of 1 epochs; resuming needs the same
+	// header, so rewrite it as a 3-epoch run's first epoch.
+	m, err := modelfile.ReadFile(c.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Header.Training.Epochs = 3
+	if err := modelfile.WriteFile(c.Checkpoint, m); err != nil {
+		t.Fatal(err)
+	}
+	c.Epochs = 3
+	if _, err := Train(context.Background(), c, s); !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("resumed: %v, want divergence %s", err, want)
+	}
+}
+
+// countProbe is SSDH with a term that turns NaN unless each batch holds
+// exactly Want unlabelled images.
+type countProbe struct {
+	hashing.SSDH
+	Want float64
+}
+
+func (p countProbe) Loss(b hashing.Batch) *Node {
+	g := b.U.Graph()
+	unlabelled := ReduceAllSum(ConvertDType(Equal(b.Labels, Scalar(g, b.Labels.DType(), hashing.Unlabelled)), b.U.DType()))
+	off := Abs(AddScalar(unlabelled, -p.Want))
+	return Add(p.SSDH.Loss(b), MulScalar(Log(OneMinus(off)), 0))
+}
+
+// TestTrain_SemiSupervised: a semi-supervised method gets
+// UnlabelledPerBatch unlabelled images in every batch (8 for batches of
+// 16), the model records how many it drew from, and a resumed run draws
+// the same ones as an uninterrupted run.
+func TestTrain_SemiSupervised(t *testing.T) {
+	c, s := tiny()
+	_, pool := tiny()
+	for i := range pool.Labels {
+		pool.Labels[i] = 9 // must never reach the loss
+	}
+	ssdh := hashing.SSDH{RankMarginPerBit: 1, EmbedMarginPerBit: 2, Lambda: 0.1, Alpha: 0.01, Neighbours: 3, UnlabelledShare: 0.5}
+	c.Method = countProbe{SSDH: ssdh, Want: 8}
+	c.Unlabelled = pool
+	whole, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.Header.Training.Unlabelled != pool.Len() {
+		t.Errorf("model records %d unlabelled images, want %d", whole.Header.Training.Unlabelled, pool.Len())
+	}
+	c.Method = countProbe{SSDH: ssdh, Want: 7}
+	if _, err := Train(context.Background(), c, s); !errors.Is(err, ErrDiverged) {
+		t.Fatalf("probe expecting 7 unlabelled images: %v, want divergence", err)
+	}
+
+	c.Method = countProbe{SSDH: ssdh, Want: 8}
+	c.Checkpoint = filepath.Join(t.TempDir(), "semi.ckpt")
+	ctx, cancel := context.WithCancel(context.Background())
+	steps := s.Len() / c.BatchSize
+	c.OnStep = func(step, _ int) {
+		if step == steps+1 {
+			cancel()
+		}
+	}
+	if _, err := Train(ctx, c, s); err == nil {
+		t.Fatal("cancelled run returned no error")
+	}
+	c.OnStep = nil
+	resumed, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(weights(t, whole), weights(t, resumed)) {
+		t.Fatal("resumed semi-supervised run differs from the uninterrupted one")
 	}
 }

@@ -62,7 +62,7 @@ func runBenchQuality(ctx context.Context, o benchOptions, stdout, errw io.Writer
 			to := trainOptions{dataOptions: o.dataOptions, Method: m, Bits: b, Epochs: o.Epochs, BatchSize: 128,
 				LearningRate: 1e-3, Seed: o.Seed, Filters: intList{32, 64}, Hidden: intList{512}, Quiet: true}
 			start := time.Now()
-			model, err := fit(ctx, to, split.Train, split.Protocol, "", errw)
+			model, err := fit(ctx, to, split.Train, split.Unlabelled, split.Protocol, "", errw)
 			if err != nil {
 				return fmt.Errorf("%s %d bits: %w", m, b, err)
 			}

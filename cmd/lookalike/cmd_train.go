@@ -78,7 +78,7 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 	if len(args) > 0 {
 		return badInput("unexpected arguments %q", args)
 	}
-	set, protocol, err := o.trainingSet(errw)
+	set, unlabelled, protocol, err := o.trainingSet(errw)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 	if checkpoint == "" {
 		checkpoint = o.Out + ".ckpt"
 	}
-	model, err := fit(ctx, o, set, protocol, checkpoint, errw)
+	model, err := fit(ctx, o, set, unlabelled, protocol, checkpoint, errw)
 	if err != nil {
 		return err
 	}
@@ -102,28 +102,30 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 	return nil
 }
 
-// trainingSet loads the training images: a protocol's train split, or a
-// folder read at the reference network's input size.
-func (o *trainOptions) trainingSet(errw io.Writer) (*dataset.Set, string, error) {
+// trainingSet loads the training images: a protocol's train split (and
+// its unlabelled images, when it has some), or a folder read at the
+// reference network's input size.
+func (o *trainOptions) trainingSet(errw io.Writer) (train, unlabelled *dataset.Set, protocol string, err error) {
 	if o.Images != "" {
 		ref := encoder.Reference(1)
 		pre := modelfile.Preprocess{Height: ref.Height, Width: ref.Width, Channels: ref.Channels}
 		f, err := o.folder(pre, func(s string) { fmt.Fprintln(errw, s) })
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
-		return f.Set, "folder:" + o.Images, nil
+		return f.Set, nil, "folder:" + o.Images, nil
 	}
 	split, err := o.split()
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	return split.Train, split.Protocol, nil
+	return split.Train, split.Unlabelled, split.Protocol, nil
 }
 
 // fit trains o.Method at o.Bits on set and returns the model. Deep methods
-// checkpoint to checkpoint ("" for none).
-func fit(ctx context.Context, o trainOptions, set *dataset.Set, protocol, checkpoint string, errw io.Writer) (*modelfile.Model, error) {
+// checkpoint to checkpoint ("" for none); semi-supervised ones also draw
+// from unlabelled (nil for none).
+func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, protocol, checkpoint string, errw io.Writer) (*modelfile.Model, error) {
 	if err := codes.CheckBits(o.Bits); err != nil {
 		return nil, inputError{err}
 	}
@@ -139,15 +141,19 @@ func fit(ctx context.Context, o trainOptions, set *dataset.Set, protocol, checkp
 		c.Epochs, c.BatchSize, c.LearningRate, c.Seed = o.Epochs, o.BatchSize, o.LearningRate, o.Seed
 		c.Net.Filters, c.Net.Hidden = o.Filters, o.Hidden
 		c.Net.Height, c.Net.Width, c.Net.Channels = set.Height, set.Width, set.Channels
-		c.Protocol, c.Checkpoint = protocol, checkpoint
+		c.Protocol, c.Checkpoint, c.Unlabelled = protocol, checkpoint, unlabelled
 		if !o.Quiet {
 			c.Progress = errw
 		}
 		if err := c.Net.Validate(); err != nil {
 			return nil, inputError{err}
 		}
-		fmt.Fprintf(errw, "training %s, %d bits, on %d images of %s: %s, %d epochs, batch %d, lr %g, seed %d\n",
-			o.Method, o.Bits, set.Len(), protocol, c.Net, c.Epochs, c.BatchSize, c.LearningRate, c.Seed)
+		also := ""
+		if semi, ok := m.(hashing.SemiSupervised); ok && unlabelled != nil {
+			also = fmt.Sprintf(" plus %d unlabelled images (%d a batch)", unlabelled.Len(), semi.UnlabelledPerBatch(c.BatchSize))
+		}
+		fmt.Fprintf(errw, "training %s, %d bits, on %d images of %s%s: %s, %d epochs, batch %d, lr %g, seed %d\n",
+			o.Method, o.Bits, set.Len(), protocol, also, c.Net, c.Epochs, c.BatchSize, c.LearningRate, c.Seed)
 		return training.Train(ctx, c, set)
 	}
 	return nil, badInput("method %s cannot be trained from the command line", o.Method)
@@ -161,16 +167,20 @@ func fitShallow(o trainOptions, m hashing.Shallow, set *dataset.Set, protocol st
 	if m.Info().Supervised {
 		labels = set.Labels
 	}
-	l, err := m.Fit(set.Pixels, set.ImageSize(), labels, o.Bits, o.Seed)
+	enc, err := m.Fit(set.Pixels, set.ImageSize(), labels, o.Bits, o.Seed)
 	if err != nil {
 		return nil, inputError{err}
 	}
+	kind, vars, err := modelfile.ShallowVariables(enc)
+	if err != nil {
+		return nil, err
+	}
 	return &modelfile.Model{
 		Header: modelfile.Header{
-			Method: o.Method, Bits: o.Bits, Kind: modelfile.KindLinear,
+			Method: o.Method, Bits: o.Bits, Kind: kind,
 			Preprocess: modelfile.Preprocess{Height: set.Height, Width: set.Width, Channels: set.Channels, Scale: 1.0 / 255},
 			Training:   modelfile.Training{Protocol: protocol, Images: set.Len(), Seed: o.Seed, Seconds: time.Since(start).Seconds()},
 		},
-		Variables: modelfile.LinearVariables(l),
+		Variables: vars,
 	}, nil
 }

@@ -239,7 +239,7 @@ func TestRun_Shallow(t *testing.T) {
 	dir := t.TempDir()
 	photos := filepath.Join(dir, "photos")
 	writeShapes(t, photos, 8)
-	for _, method := range []string{"lsh", "pcah", "itq"} {
+	for _, method := range []string{"lsh", "pcah", "itq", "sh", "sdh"} {
 		model := filepath.Join(dir, method+".lkm")
 		if code, _, stderr := runCLI(t, "train", "--method", method, "--images", photos, "--bits", "8", "--out", model); code != 0 {
 			t.Fatalf("%s: train: exit %d: %s", method, code, stderr)

@@ -54,7 +54,7 @@ func (o *photoOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Pooling, "pooling", string(descriptor.GeM), "photo folders: pooling of the feature map: mac, spoc, gem or rmac")
 	fs.Var(&o.Sizes, "scales", "photo folders: input sizes averaged for multi-scale descriptors, e.g. 224,320 (default: the backbone's size)")
 	fs.IntVar(&o.Whiten, "whiten", 0, "photo folders: learn PCA whitening to this many dimensions on the folder's descriptors (0: none)")
-	fs.StringVar(&o.Hash, "hash", "", "photo folders: also learn binary codes of the descriptors with this shallow method (lsh, pcah, itq) and rank by Hamming distance")
+	fs.StringVar(&o.Hash, "hash", "", "photo folders: also learn binary codes of the descriptors with this unsupervised shallow method (lsh, pcah, itq, sh) and rank by Hamming distance")
 	fs.IntVar(&o.PhotoBits, "code-bits", 64, "photo folders: code length for --hash")
 	o.backboneOptions.AddFlags(fs)
 }

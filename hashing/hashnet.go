@@ -1,0 +1,105 @@
+package hashing
+
+import (
+	"math"
+
+	. "github.com/gomlx/gomlx/core/graph"
+)
+
+// HashNet is HashNet: Z. Cao, M. Long, J. Wang, P. S. Yu, "HashNet: Deep
+// Learning to Hash by Continuation", ICCV 2017.
+//
+// The network's output z passes through h = tanh(beta z). For the pairs
+// (i, j) of the mini-batch with similarity s_ij (1 for the same class),
+// the paper's weighted maximum likelihood (its equation 5) is
+//
+//	L = sum_ij w_ij ( log(1 + exp(alpha <h_i, h_j>)) - alpha s_ij <h_i, h_j> )
+//
+// with the weights of its equation 2 balancing the few similar pairs
+// against the many dissimilar ones, w_ij = |S| / |S_1| for s_ij = 1 and
+// |S| / |S_0| for s_ij = 0, counted in the mini-batch, and alpha = 10/bits
+// as in the authors' code. The sum is divided by |S| so that the loss does
+// not grow with the batch. A pair of an image with itself is left out:
+// the authors' code draws the two sides of its pairs from two independent
+// batches.
+//
+// Continuation (section 3.3 of the paper): beta starts at 1 and is raised
+// in stages so that tanh(beta z) approaches sign(z). The authors' code
+// sets beta = (1 + 0.005 t)^0.5 every 200 of its 10,000 iterations, beta
+// ending at about 7.1; runs here are shorter (1,170 steps on fmnist-1k),
+// so the same 50 stages and the same final beta are spread over the run:
+// stage s of 50 uses beta = (1 + Gamma s)^0.5 with Gamma = 0.005 * 200.
+// Codes are sign(z) = sign(h).
+type HashNet struct {
+	// AlphaBits gives alpha = AlphaBits / bits. Authors' code: 10.
+	AlphaBits float64
+	// Stages is the number of continuation stages over the run. 50.
+	Stages int
+	// Gamma raises beta per stage: beta = (1 + Gamma s)^0.5. 1.
+	Gamma float64
+}
+
+func init() { Register(HashNet{AlphaBits: 10, Stages: 50, Gamma: 1}) }
+
+// Info describes HashNet.
+func (HashNet) Info() Info {
+	return Info{
+		Name:       "hashnet",
+		Title:      "HashNet: deep learning to hash by continuation",
+		Paper:      "Z. Cao, M. Long, J. Wang, P. S. Yu. HashNet: Deep Learning to Hash by Continuation. ICCV 2017",
+		Supervised: true,
+	}
+}
+
+// Beta returns the continuation's beta at step of a run of steps.
+func (m HashNet) Beta(step, steps int) float64 {
+	return math.Sqrt(1 + m.Gamma*float64(m.stage(float64(step), steps)))
+}
+
+func (m HashNet) stage(step float64, steps int) float64 {
+	if steps < 1 {
+		return 0
+	}
+	return math.Min(math.Floor(step*float64(m.Stages)/float64(steps)), float64(m.Stages-1))
+}
+
+// Loss is the paper's weighted pairwise cross-entropy over the pairs of
+// distinct images of the mini-batch, on h = tanh(beta z).
+func (m HashNet) Loss(b Batch) *Node {
+	u := b.U
+	g := u.Graph()
+	bits := float64(u.Shape().Dimensions[1])
+	// stage = min(floor(step * Stages / Steps), Stages-1), in the graph.
+	stage := Floor(MulScalar(b.StepOrZero(), float64(m.Stages)/float64(max(b.Steps, 1))))
+	stage = Min(stage, Scalar(g, u.DType(), float64(m.Stages-1)))
+	beta := Sqrt(AddScalar(MulScalar(stage, m.Gamma), 1))
+	h := Tanh(Mul(u, beta))
+	theta := MulScalar(MatMul(h, Transpose(h, 0, 1)), m.AlphaBits/bits)
+	return WeightedPairCrossEntropy(theta, PairSimilarity(b.Labels, u.DType()))
+}
+
+// WeightedPairCrossEntropy returns HashNet's balanced negative
+// log-likelihood of the similarities s given the pair logits theta (both
+// [batch, batch]), over the off-diagonal pairs:
+//
+//	1/|S| sum_{i != j} w_ij (log(1 + exp(theta_ij)) - s_ij theta_ij)
+//
+// with w_ij = |S|/|S_1| on similar pairs and |S|/|S_0| on dissimilar ones.
+// A batch without similar (or dissimilar) pairs weighs the other kind
+// alone, by 1.
+func WeightedPairCrossEntropy(theta, s *Node) *Node {
+	g := theta.Graph()
+	n := theta.Shape().Dimensions[0]
+	offDiag := OneMinus(ConvertDType(Equal(Iota(g, theta.Shape(), 0), Iota(g, theta.Shape(), 1)), theta.DType()))
+	pos := Mul(s, offDiag)
+	neg := Mul(OneMinus(s), offDiag)
+	total := float64(n * (n - 1))
+	nPos, nNeg := ReduceAllSum(pos), ReduceAllSum(neg)
+	one := ScalarOne(g, theta.DType())
+	// w = |S|/|S_1|; with no similar pair it multiplies zeros, kept finite.
+	wPos := Div(Scalar(g, theta.DType(), total), Max(nPos, one))
+	wNeg := Div(Scalar(g, theta.DType(), total), Max(nNeg, one))
+	nll := Sub(Softplus(theta), Mul(s, theta))
+	weights := Add(Mul(pos, wPos), Mul(neg, wNeg))
+	return DivScalar(ReduceAllSum(Mul(weights, nll)), total)
+}
