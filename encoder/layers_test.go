@@ -154,7 +154,7 @@ func TestNormPoolRelu(t *testing.T) {
 // the loss sum(output * r) with random r: two conv blocks with odd map
 // sizes and a hidden layer; and three blocks fused (Fuse), the first
 // block's 6x5 map pooled twice (dropping odd rows and columns) and the
-// second's 3x2 map once to the last block's 1x1.
+// second's 3x2 map once to the last block's 1x1; and tanh outputs.
 func TestTapeBackward(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -163,6 +163,7 @@ func TestTapeBackward(t *testing.T) {
 	}{
 		{"plain", CNN{Height: 7, Width: 6, Channels: 2, Filters: []int{3, 4}, Kernel: 3, Hidden: []int{5}, Outputs: 4}, 10},
 		{"fused", CNN{Height: 13, Width: 11, Channels: 2, Filters: []int{3, 4, 2}, Kernel: 3, Hidden: []int{5}, Outputs: 4, Fuse: true}, 13},
+		{"tanh", CNN{Height: 5, Width: 5, Channels: 1, Filters: []int{3}, Kernel: 3, Hidden: []int{4}, Outputs: 3, Tanh: true}, 7},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { testTapeBackward(t, tc.net, tc.nvars) })

@@ -43,6 +43,9 @@ type CNN struct {
 	// lower-level features too (the multi-depth fusion of FusionNet-style
 	// hashing). Needs at least two blocks.
 	Fuse bool `json:",omitempty"`
+	// Tanh squashes the outputs with tanh, as DVSQ's network does before
+	// quantizing them.
+	Tanh bool `json:",omitempty"`
 }
 
 // Reference returns the network of shared/anchors/torch_dsh_fmnist.py for
@@ -96,7 +99,11 @@ func (c CNN) String() string {
 	for _, n := range c.Hidden {
 		s += fmt.Sprintf(" fc%d-relu", n)
 	}
-	return s + fmt.Sprintf(" fc%d", c.Outputs)
+	s += fmt.Sprintf(" fc%d", c.Outputs)
+	if c.Tanh {
+		s += "-tanh"
+	}
+	return s
 }
 
 // Build builds the inference network: [batch, Height, Width, Channels] in,
@@ -141,5 +148,11 @@ func (c CNN) forward(scope *model.Scope, t *Tape, x *Node) *Node {
 		x = Dense(scope.In("%03d_fc", len(c.Filters)+i), t, x, n, true, inputGrad)
 		inputGrad = true
 	}
-	return Dense(scope.In("%03d_out", len(c.Filters)+len(c.Hidden)), t, x, c.Outputs, false, inputGrad)
+	x = Dense(scope.In("%03d_out", len(c.Filters)+len(c.Hidden)), t, x, c.Outputs, false, inputGrad)
+	if c.Tanh {
+		x = Tanh(x)
+		y := x
+		t.push(func(grad *Node) *Node { return Mul(grad, OneMinus(Square(y))) })
+	}
+	return x
 }

@@ -135,3 +135,22 @@ func TestEuclidean(t *testing.T) {
 		t.Error("mismatched lengths accepted")
 	}
 }
+
+// TestInnerProduct: database (1, -0.5, 2, 0.5), labels (1, 0, 1, 0). Query
+// 1 ranks 2, 1, 0.5, -0.5: both relevant first, AP 1. Query -1 ranks -0.5,
+// 0.5, 1, 2: hits at 3 and 4, AP (1/3 + 2/4)/2 = 5/12.
+func TestInnerProduct(t *testing.T) {
+	db, labels := []float32{1, -0.5, 2, 0.5}, []int32{1, 0, 1, 0}
+	for _, tc := range []struct {
+		q    float32
+		want float64
+	}{{1, 1}, {-1, 5.0 / 12}} {
+		r, err := InnerProduct([]float32{tc.q}, []int32{1}, db, labels, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !near(r.MAPAll, tc.want) {
+			t.Errorf("query %v: mAP %v, want %v", tc.q, r.MAPAll, tc.want)
+		}
+	}
+}

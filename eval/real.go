@@ -10,6 +10,19 @@ import (
 // pixels, and the path for real-valued descriptors. The Hamming-radius
 // figures (P@r<=2, PR curve) do not apply and stay zero; Bits is 0.
 func Euclidean(query []float32, queryLabels []int32, db []float32, dbLabels []int32, dim int) (*Report, error) {
+	return rankReal(query, queryLabels, db, dbLabels, dim, true)
+}
+
+// InnerProduct evaluates real-valued queries against database vectors
+// ranked by inner product, largest first, ties by database position: the
+// asymmetric quantizer distance of DVSQ when db holds the reconstructions
+// of the database codes. As for Euclidean, the Hamming-radius figures stay
+// zero.
+func InnerProduct(query []float32, queryLabels []int32, db []float32, dbLabels []int32, dim int) (*Report, error) {
+	return rankReal(query, queryLabels, db, dbLabels, dim, false)
+}
+
+func rankReal(query []float32, queryLabels []int32, db []float32, dbLabels []int32, dim int, euclidean bool) (*Report, error) {
 	nq, nd := len(queryLabels), len(dbLabels)
 	if dim < 1 || len(query) != nq*dim || len(db) != nd*dim {
 		return nil, fmt.Errorf("eval: %d query values for %d labels, %d database values for %d labels, dim %d",
@@ -19,8 +32,10 @@ func Euclidean(query []float32, queryLabels []int32, db []float32, dbLabels []in
 		return nil, fmt.Errorf("eval: no queries or empty database")
 	}
 	norms := make([]float32, nd)
-	for i := range norms {
-		norms[i] = dot(db[i*dim:(i+1)*dim], db[i*dim:(i+1)*dim])
+	if euclidean {
+		for i := range norms {
+			norms[i] = dot(db[i*dim:(i+1)*dim], db[i*dim:(i+1)*dim])
+		}
 	}
 	stats := make([]queryStats, nq)
 	parallel(nq, func(lo, hi int) {
@@ -28,7 +43,8 @@ func Euclidean(query []float32, queryLabels []int32, db []float32, dbLabels []in
 		order := make([]int32, nd)
 		for q := lo; q < hi; q++ {
 			v := query[q*dim : (q+1)*dim]
-			// ||v - x||^2 less the constant ||v||^2, which leaves the order unchanged.
+			// Euclidean: ||v - x||^2 less the constant ||v||^2, which
+			// leaves the order unchanged; inner product: its negation.
 			for i := range dist {
 				dist[i] = norms[i] - 2*dot(v, db[i*dim:(i+1)*dim])
 			}

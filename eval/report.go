@@ -17,6 +17,13 @@ func WriteTable(w io.Writer, r *Report) {
 	fmt.Fprintf(tw, "mAP@all\t%.4f\n", r.MAPAll)
 	fmt.Fprintf(tw, "mAP@%d\t%.4f\n", K, r.MAPAt1000)
 	fmt.Fprintf(tw, "P@%d\t%.4f\n", K, r.PAt1000)
+	if r.PR == nil {
+		// Ranked by a real-valued score (Euclidean, or a quantizer's
+		// asymmetric distance): there are no Hamming balls.
+		fmt.Fprintf(tw, "P@r<=2\tn/a (ranked by a real-valued score)\n")
+		tw.Flush()
+		return
+	}
 	fmt.Fprintf(tw, "P@r<=2\t%.4f (empty ball for %.1f%% of queries)\n", r.PR2, 100*r.EmptyR2)
 	tw.Flush()
 	fmt.Fprintln(w, "\nPR curve (radius: precision recall)")

@@ -68,6 +68,10 @@ type Batch struct {
 	// (DVSQ's codebooks); their gradients come from automatic
 	// differentiation of the loss.
 	Scope *model.Scope
+	// Bits is the code length, which may differ from U's width (DVSQ's
+	// codes index codewords), and Classes the number of classes in the
+	// training labels.
+	Bits, Classes int
 }
 
 // StepOrZero returns b.Step, or a zero scalar when it is nil.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/quantize"
 )
 
 // The model file:
@@ -70,6 +71,16 @@ const (
 	KindSpectral = "spectral"
 	// KindKernel is an encoder.Kernel (RBF kernel features, SDH).
 	KindKernel = "kernel"
+	// KindQuantized is a network whose outputs a composite quantizer
+	// codes (DVSQ): the network's variables, plus QuantizerCodebooks and
+	// QuantizerMetric; Header.Codewords gives the codewords per codebook.
+	KindQuantized = "cnn-quantized"
+)
+
+// Variables of a KindQuantized model besides the network's.
+const (
+	QuantizerCodebooks = "/method/codebooks"
+	QuantizerMetric    = "/method/label_embeddings"
 )
 
 // Header is the JSON part of a model file.
@@ -77,9 +88,12 @@ type Header struct {
 	Method string `json:"method"`
 	Bits   int    `json:"bits"`
 	// Kind says which encoder the variables describe; empty means KindCNN.
-	Kind       string      `json:"kind,omitempty"`
-	Network    encoder.CNN `json:"network"`
-	Preprocess Preprocess  `json:"preprocess"`
+	Kind    string      `json:"kind,omitempty"`
+	Network encoder.CNN `json:"network"`
+	// Codewords is the number of codewords per codebook of a
+	// KindQuantized model.
+	Codewords  int        `json:"codewords,omitempty"`
+	Preprocess Preprocess `json:"preprocess"`
 	// Training records how the model was trained.
 	Training Training `json:"training"`
 }
@@ -159,6 +173,17 @@ func (h *Header) Validate() error {
 		if h.Network.Outputs != h.Bits {
 			return fmt.Errorf("modelfile: network has %d outputs for %d bits", h.Network.Outputs, h.Bits)
 		}
+	case h.Kind == KindQuantized:
+		if err := h.Network.Validate(); err != nil {
+			return err
+		}
+		per := 0
+		for 1<<per < h.Codewords {
+			per++
+		}
+		if h.Codewords < 2 || h.Codewords > 256 || h.Bits%per != 0 {
+			return fmt.Errorf("modelfile: %d codewords per codebook do not make %d-bit codes", h.Codewords, h.Bits)
+		}
 	case IsShallow(h.Kind):
 	default:
 		return fmt.Errorf("modelfile: unknown encoder kind %q", h.Kind)
@@ -177,6 +202,44 @@ func (m *Model) Encoder() (encoder.Encoder, error) {
 		return nil, err
 	}
 	return encoder.NewRunner(m.Header.Network, store)
+}
+
+// Quantizer returns the composite quantizer of a KindQuantized model.
+func (m *Model) Quantizer() (*quantize.Quantizer, error) {
+	h := m.Header
+	if h.Kind != KindQuantized {
+		return nil, fmt.Errorf("modelfile: a %s model has no quantizer", h.Method)
+	}
+	if err := h.Validate(); err != nil {
+		return nil, err
+	}
+	var books, metric *Variable
+	for i := range m.Variables {
+		switch v := &m.Variables[i]; v.Name {
+		case QuantizerCodebooks:
+			books = v
+		case QuantizerMetric:
+			metric = v
+		}
+	}
+	dim := h.Network.Outputs
+	switch {
+	case books == nil || metric == nil:
+		return nil, fmt.Errorf("modelfile: quantized model lacks %s or %s", QuantizerCodebooks, QuantizerMetric)
+	case books.DType != Float32 || len(books.Dims) != 2 || books.Dims[1] != dim || books.Dims[0]%h.Codewords != 0:
+		return nil, fmt.Errorf("modelfile: %s is %v %v, want float32 [M*%d %d]", books.Name, books.DType, books.Dims, h.Codewords, dim)
+	case metric.DType != Float32 || len(metric.Dims) != 2 || metric.Dims[1] != dim:
+		return nil, fmt.Errorf("modelfile: %s is %v %v, want float32 [classes %d]", metric.Name, metric.DType, metric.Dims, dim)
+	}
+	q := &quantize.Quantizer{M: books.Dims[0] / h.Codewords, K: h.Codewords, Dim: dim,
+		Codebooks: books.Float32s(), Metric: metric.Float32s(), L: metric.Dims[0]}
+	if q.Bits() != h.Bits {
+		return nil, fmt.Errorf("modelfile: %d codebooks of %d codewords make %d-bit codes, header says %d", q.M, q.K, q.Bits(), h.Bits)
+	}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("modelfile: %w", err)
+	}
+	return q, nil
 }
 
 // Write encodes m to w.

@@ -13,7 +13,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"strings"
 	"time"
+
+	"github.com/gomlx/compute"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -31,8 +34,11 @@ import (
 type Config struct {
 	// Method is the deep hashing method to train.
 	Method hashing.Deep
-	// Net is the encoder network; its Outputs is the code length.
+	// Net is the encoder network; its Outputs is the code length, except
+	// for methods whose codes quantize the outputs (DVSQ).
 	Net encoder.CNN
+	// Bits is the code length; 0 means Net.Outputs.
+	Bits int
 	// Epochs over the training set. Default 30.
 	Epochs int
 	// BatchSize images per step. Default 128. The last incomplete batch
@@ -69,7 +75,14 @@ func NewConfig(method hashing.Deep, bits int) Config {
 	if a, ok := method.(hashing.Architect); ok {
 		net = a.Network(net)
 	}
-	return Config{Method: method, Net: net, Epochs: 30, BatchSize: 128, LearningRate: 1e-3}
+	return Config{Method: method, Net: net, Bits: bits, Epochs: 30, BatchSize: 128, LearningRate: 1e-3}
+}
+
+func (c *Config) bits() int {
+	if c.Bits == 0 {
+		return c.Net.Outputs
+	}
+	return c.Bits
 }
 
 // methodScope holds the variables of a method's own loss (DVSQ's
@@ -89,20 +102,47 @@ func (c *Config) validate(set *dataset.Set) error {
 		return fmt.Errorf("training: batch size %d, must be at least 2 (methods compare pairs)", c.BatchSize)
 	case c.LearningRate <= 0 || math.IsNaN(c.LearningRate) || math.IsInf(c.LearningRate, 0):
 		return fmt.Errorf("training: learning rate %v must be positive", c.LearningRate)
+	case c.Bits != 0 && c.Bits != c.Net.Outputs && !quantizing(c.Method):
+		return fmt.Errorf("training: %d bits from a network of %d outputs", c.Bits, c.Net.Outputs)
 	case set.Len() < c.BatchSize:
 		return fmt.Errorf("training: %d training images, fewer than one batch of %d", set.Len(), c.BatchSize)
 	case set.Height != c.Net.Height || set.Width != c.Net.Width || set.Channels != c.Net.Channels:
 		return fmt.Errorf("training: images are %dx%dx%d, network takes %dx%dx%d",
 			set.Height, set.Width, set.Channels, c.Net.Height, c.Net.Width, c.Net.Channels)
 	}
+	if q, ok := c.Method.(hashing.Quantizing); ok {
+		if _, err := q.Codebooks(c.bits()); err != nil {
+			return err
+		}
+	}
 	return c.Net.Validate()
 }
 
+func quantizing(m hashing.Deep) bool {
+	_, ok := m.(hashing.Quantizing)
+	return ok
+}
+
+// classes returns the number of classes of the labels, 1 + the largest.
+func classes(set *dataset.Set) int {
+	n := 0
+	for _, l := range set.Labels {
+		n = max(n, int(l)+1)
+	}
+	return n
+}
+
 func (c *Config) header(set *dataset.Set, epoch int, seconds float64) modelfile.Header {
+	kind, codewords := "", 0
+	if q, ok := c.Method.(hashing.Quantizing); ok {
+		kind, codewords = modelfile.KindQuantized, q.CodewordsPerBook()
+	}
 	return modelfile.Header{
-		Method:  c.Method.Info().Name,
-		Bits:    c.Net.Outputs,
-		Network: c.Net,
+		Method:    c.Method.Info().Name,
+		Bits:      c.bits(),
+		Kind:      kind,
+		Codewords: codewords,
+		Network:   c.Net,
 		Preprocess: modelfile.Preprocess{
 			Height: c.Net.Height, Width: c.Net.Width, Channels: c.Net.Channels, Scale: 1.0 / 255,
 		},
@@ -175,6 +215,7 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 	n, size := set.Len(), set.ImageSize()
 	steps := n / c.BatchSize
 	extra := c.unlabelledPerBatch()
+	nclasses := classes(set)
 	var order *unlabelledOrder
 	if extra > 0 {
 		if u := c.Unlabelled; u.Height != set.Height || u.Width != set.Width || u.Channels != set.Channels {
@@ -190,6 +231,7 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		step := ConvertDType(optimizer.GetGlobalStepVar(store).NodeValue(u.Graph()), u.DType())
 		return c.Method.Loss(hashing.Batch{
 			U: u, Labels: labels[0], Step: step, Steps: c.Epochs * steps, Scope: store.Scope("/" + methodScope),
+			Bits: c.bits(), Classes: nclasses,
 		})
 	}
 	trainer := train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
@@ -245,6 +287,12 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 				c.OnStep(runStep, bs)
 			}
 		}
+		if r, ok := c.Method.(hashing.Refitter); ok && r.RefitEvery() > 0 && (epoch+1)%r.RefitEvery() == 0 {
+			if err := refit(c, r, backend, store, set); err != nil {
+				bar.done()
+				return nil, fmt.Errorf("training: epoch %d: %w", epoch+1, err)
+			}
+		}
 		if c.Checkpoint != "" {
 			if err := checkpoint(c, set, store, epoch+1, elapsed+time.Since(start).Seconds()); err != nil {
 				bar.done()
@@ -257,7 +305,68 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 	if err != nil {
 		return nil, err
 	}
+	own, err := modelfile.FromStore(store, "/"+methodScope+"/")
+	if err != nil {
+		return nil, err
+	}
+	vars = append(vars, own...)
 	return &modelfile.Model{Header: c.header(set, c.Epochs, elapsed+time.Since(start).Seconds()), Variables: vars}, nil
+}
+
+// refit runs the network in inference mode over the training images and
+// hands its outputs to the method's closed-form refit of its own
+// variables.
+func refit(c Config, r hashing.Refitter, backend compute.Backend, store *model.Store, set *dataset.Set) error {
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
+		return c.Net.Build(scope.In(encoder.Scope), x)
+	})
+	if err != nil {
+		return fmt.Errorf("refit: %w", err)
+	}
+	n, size, dim := set.Len(), set.ImageSize(), c.Net.Outputs
+	outputs := make([]float32, 0, n*dim)
+	const chunk = 500
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(set.Pixels[lo*size:hi*size], hi-lo, set.Height, set.Width, set.Channels))
+		if err != nil {
+			return fmt.Errorf("refit: run the network: %w", err)
+		}
+		out, err := tensors.CopyFlatData[float32](res[0])
+		res[0].FinalizeAll()
+		if err != nil {
+			return err
+		}
+		outputs = append(outputs, out...)
+	}
+	prefix := "/" + methodScope + "/"
+	vars := map[string][]float32{}
+	dims := map[string][]int{}
+	held := map[string]*model.Variable{}
+	for v := range store.IterVariables() {
+		if !strings.HasPrefix(v.Path(), prefix) {
+			continue
+		}
+		t, err := v.Value()
+		if err != nil {
+			return err
+		}
+		vals, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return fmt.Errorf("refit: variable %s: %w", v.Path(), err)
+		}
+		name := strings.TrimPrefix(v.Path(), prefix)
+		vars[name], dims[name], held[name] = vals, t.Shape().Dimensions, v
+	}
+	if err := r.Refit(vars, outputs, n, set.Labels, c.Seed); err != nil {
+		return err
+	}
+	for name, v := range held {
+		if err := v.SetValue(tensors.FromFlatDataAndDimensions(vars[name], dims[name]...)); err != nil {
+			return fmt.Errorf("refit: set %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // checkpoint saves every variable, the optimizer's included.

@@ -237,3 +237,40 @@ func TestTrain_SemiSupervised(t *testing.T) {
 		t.Fatal("resumed semi-supervised run differs from the uninterrupted one")
 	}
 }
+
+// TestTrain_DVSQ: a quantizing method trains with its codebooks refitted
+// between epochs, and the model carries a quantizer for its code length:
+// 4 bits as 2 codebooks of 4 codewords over 8 tanh outputs.
+func TestTrain_DVSQ(t *testing.T) {
+	c, s := tiny()
+	m := hashing.DVSQ{Dim: 8, Codewords: 4, Lambda: 0.1, Every: 1, ICMSweeps: 2}
+	c.Method, c.Bits = m, 4
+	c.Net = m.Network(c.Net)
+	model, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := model.Header
+	if h.Kind != modelfile.KindQuantized || h.Bits != 4 || h.Codewords != 4 || !h.Network.Tanh || h.Network.Outputs != 8 {
+		t.Fatalf("header %+v", h)
+	}
+	q, err := model.Quantizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.M != 2 || q.L != 2 {
+		t.Errorf("quantizer has %d codebooks and %d label rows, want 2 and 2", q.M, q.L)
+	}
+	nonzero := false
+	for _, v := range q.Codebooks {
+		nonzero = nonzero || v != 0
+	}
+	if !nonzero {
+		t.Error("codebooks were never fitted")
+	}
+	// Codes are whole 2-bit codeword indices.
+	c.Bits = 5
+	if _, err := Train(context.Background(), c, s); err == nil {
+		t.Error("5-bit dvsq codes of 2-bit indices accepted")
+	}
+}

@@ -71,15 +71,7 @@ func runBenchQuality(ctx context.Context, o benchOptions, stdout, errw io.Writer
 			if err != nil {
 				return err
 			}
-			q, err := encodeSet(model, enc, split.Query)
-			if err != nil {
-				return err
-			}
-			db, err := encodeSet(model, enc, split.Database)
-			if err != nil {
-				return err
-			}
-			r, err := eval.Hamming(q, split.Query.Labels, db, split.Database.Labels)
+			r, err := evaluate(model, enc, split)
 			if err != nil {
 				return err
 			}
@@ -144,7 +136,11 @@ func writeResults(o benchOptions, protocol string, rows, torch []qualityRow, std
 			fmt.Fprintf(&b, "| %s | | %.4f | | %.4f | |\n", r.method, r.report.MAPAll, r.report.MAPAt1000)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f (%.0f%%) | %.4f | %.1f |\n", r.method, r.bits, r.report.MAPAll, r.report.PR2, 100*r.report.EmptyR2, r.report.MAPAt1000, r.seconds)
+		pr2 := fmt.Sprintf("%.4f (%.0f%%)", r.report.PR2, 100*r.report.EmptyR2)
+		if r.report.PR == nil {
+			pr2 = "n/a (asymmetric distance)"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.4f | %s | %.4f | %.1f |\n", r.method, r.bits, r.report.MAPAll, pr2, r.report.MAPAt1000, r.seconds)
 	}
 	for _, r := range torch {
 		if r.report == nil {
@@ -162,7 +158,7 @@ func writeResults(o benchOptions, protocol string, rows, torch []qualityRow, std
 		if r.note == "reference" {
 			continue
 		}
-		if r.bits == 48 {
+		if r.bits == 48 && r.report.PR != nil {
 			curves = append(curves, eval.Curve{Label: r.method, Points: r.report.PR})
 		}
 		s, ok := byMethod[r.method]

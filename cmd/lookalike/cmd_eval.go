@@ -31,7 +31,10 @@ Eval encodes the protocol's queries and database with the model, ranks the
 database for every query by Hamming distance (ties by database position) and
 prints mAP@all, mAP@1000, P@1000, the precision within Hamming radius 2 (with
 the fraction of queries whose radius-2 ball is empty) and the PR curve, as
-shared/protocols.md defines them.
+shared/protocols.md defines them. Quantized models (dvsq) rank the database
+by the asymmetric quantizer distance instead (the inner product of the
+query's output with each item's reconstruction from its code); the
+Hamming-radius figures do not apply to them and print as zero.
 
 --json prints the report as JSON (protocol, method, bits, map_all,
 map_at_1000, p_r2, pr_curve, ...); --plot writes the PR curve as an SVG (or a
@@ -76,28 +79,25 @@ func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Wri
 		return err
 	}
 	start := time.Now()
-	q, err := encodeSet(m, enc, split.Query)
-	if err != nil {
+	var r *eval.Report
+	if ix != nil {
+		if ix.meta.Source != split.Protocol+":database" || ix.codes.Len() != split.Database.Len() {
+			return badInput("index %s holds %s (%d codes), not the database of %s", o.Index, ix.meta.Source, ix.codes.Len(), split.Protocol)
+		}
+		q, err := encodeSet(m, enc, split.Query)
+		if err != nil {
+			return err
+		}
+		if r, err = eval.Hamming(q, split.Query.Labels, ix.codes, split.Database.Labels); err != nil {
+			return err
+		}
+	} else if r, err = evaluate(m, enc, split); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var db *codes.Set
-	dbLabels := split.Database.Labels
-	if ix != nil {
-		if ix.meta.Source != split.Protocol+":database" || ix.codes.Len() != split.Database.Len() {
-			return badInput("index %s holds %s (%d codes), not the database of %s", o.Index, ix.meta.Source, ix.codes.Len(), split.Protocol)
-		}
-		db = ix.codes
-	} else if db, err = encodeSet(m, enc, split.Database); err != nil {
-		return err
-	}
 	encodeTime := time.Since(start)
-	r, err := eval.Hamming(q, split.Query.Labels, db, dbLabels)
-	if err != nil {
-		return err
-	}
 	r.Protocol, r.Method, r.Seed = split.Protocol, m.Header.Method, m.Header.Training.Seed
 	if o.Plot != "" {
 		if err := eval.WritePlot(o.Plot, fmt.Sprintf("PR curve: %s %d bits, %s", r.Method, r.Bits, r.Protocol), []eval.Curve{{Label: r.Method, Points: r.PR}}); err != nil {
@@ -119,7 +119,7 @@ func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Wri
 	if ix != nil {
 		what = "queries (database codes from " + o.Index + ")"
 	}
-	fmt.Fprintf(stdout, "encoded the %s in %.1f s\n", what, encodeTime.Seconds())
+	fmt.Fprintf(stdout, "encoded and ranked the %s in %.1f s\n", what, encodeTime.Seconds())
 	eval.WriteTable(stdout, r)
 	return nil
 }

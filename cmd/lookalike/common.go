@@ -9,6 +9,7 @@ import (
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/dataset"
 	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/eval"
 	"github.com/lookalike/lookalike/modelfile"
 )
 
@@ -67,16 +68,74 @@ func loadModel(path string) (*modelfile.Model, encoder.Encoder, error) {
 // encodeSet runs the model's encoder over a set and packs the signs into
 // codes.
 func encodeSet(m *modelfile.Model, enc encoder.Encoder, set *dataset.Set) (*codes.Set, error) {
-	p := m.Header.Preprocess
-	if set.Height != p.Height || set.Width != p.Width || set.Channels != p.Channels {
-		return nil, badInput("images are %dx%dx%d, the model takes %dx%dx%d",
-			set.Height, set.Width, set.Channels, p.Height, p.Width, p.Channels)
+	if m.Header.Kind == modelfile.KindQuantized {
+		return nil, badInput("%s models code by codeword indices ranked by asymmetric distance; 'lookalike eval' measures them, binary-code indexes and search do not take them yet", m.Header.Method)
+	}
+	if err := checkShape(m, set); err != nil {
+		return nil, err
 	}
 	out, err := enc.Encode(set.Pixels, set.Len())
 	if err != nil {
 		return nil, err
 	}
 	return codes.FromSigns(enc.Outputs(), out)
+}
+
+// evaluate encodes the split's queries and database with the model and
+// scores the ranking under the protocol: Hamming ranking of sign codes, or,
+// for a quantized model (DVSQ), the asymmetric quantizer distance: the
+// inner product of each query's output with each database item's
+// reconstruction from its code.
+func evaluate(m *modelfile.Model, enc encoder.Encoder, split *dataset.Split) (*eval.Report, error) {
+	if m.Header.Kind != modelfile.KindQuantized {
+		q, err := encodeSet(m, enc, split.Query)
+		if err != nil {
+			return nil, err
+		}
+		db, err := encodeSet(m, enc, split.Database)
+		if err != nil {
+			return nil, err
+		}
+		return eval.Hamming(q, split.Query.Labels, db, split.Database.Labels)
+	}
+	quant, err := m.Quantizer()
+	if err != nil {
+		return nil, err
+	}
+	var out [2][]float32
+	for i, set := range []*dataset.Set{split.Query, split.Database} {
+		if err := checkShape(m, set); err != nil {
+			return nil, err
+		}
+		if out[i], err = enc.Encode(set.Pixels, set.Len()); err != nil {
+			return nil, err
+		}
+	}
+	n := split.Database.Len()
+	codes, err := quant.Encode(out[1], n, 3)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := quant.Decode(codes, n)
+	if err != nil {
+		return nil, err
+	}
+	r, err := eval.InnerProduct(out[0], split.Query.Labels, rec, split.Database.Labels, quant.Dim)
+	if err != nil {
+		return nil, err
+	}
+	r.Bits = m.Header.Bits
+	return r, nil
+}
+
+// checkShape reports images the model does not take.
+func checkShape(m *modelfile.Model, set *dataset.Set) error {
+	p := m.Header.Preprocess
+	if set.Height != p.Height || set.Width != p.Width || set.Channels != p.Channels {
+		return badInput("images are %dx%dx%d, the model takes %dx%dx%d",
+			set.Height, set.Width, set.Channels, p.Height, p.Width, p.Channels)
+	}
+	return nil
 }
 
 // writeJSON writes v as indented JSON.

@@ -1,0 +1,244 @@
+package hashing
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/quantize"
+)
+
+// Refitter is a deep method with variables of its own fitted in closed
+// form between epochs, on the network's outputs for the whole training
+// set, as DVSQ fits its codebooks.
+type Refitter interface {
+	Deep
+	// RefitEvery is the number of epochs between refits.
+	RefitEvery() int
+	// Refit updates vars, the method's variables by name (flat values,
+	// shapes as created by its loss), from the network's outputs for the
+	// n training images (n rows) and their labels.
+	Refit(vars map[string][]float32, outputs []float32, n int, labels []int32, seed int64) error
+}
+
+// Quantizing is a deep method whose codes are the codeword indices of a
+// quantizer of the network's outputs, not their signs.
+type Quantizing interface {
+	Deep
+	// Codebooks returns the number of codebooks for bits, or why bits
+	// cannot be made.
+	Codebooks(bits int) (int, error)
+	// CodewordsPerBook is K.
+	CodewordsPerBook() int
+}
+
+// Names of DVSQ's variables in its scope.
+const (
+	// DVSQLabels holds the label embeddings, one row of Dim per class.
+	DVSQLabels = "label_embeddings"
+	// DVSQCodebooks holds the M*K codewords, one row of Dim each.
+	DVSQCodebooks = "codebooks"
+	// DVSQQuantizing is 1 once the codebooks are fitted: until then the
+	// quantization loss is off.
+	DVSQQuantizing = "quantizing"
+)
+
+// DVSQ is Deep Visual-Semantic Quantization: Y. Cao, M. Long, J. Wang, S.
+// Liu, "Deep Visual-Semantic Quantization for Efficient Image Retrieval",
+// CVPR 2017.
+//
+// The network maps an image to z = tanh(fc(x)) in the space of the label
+// embeddings v_1..v_L. The loss is the paper's adaptive-margin ranking loss
+// plus lambda times its visual-semantic quantization loss:
+//
+//	L = 1/(n L) sum_i sum_{l != y_i} max(0, delta_{y_i l} - cos(z_i, v_{y_i}) + cos(z_i, v_l))
+//	    + lambda 1/n sum_i || V (z_i - sum_m C_m b_im) ||^2
+//	delta_jl = 1 - cos(v_j, v_l)
+//
+// where C_m are M codebooks of K codewords and b_im one-hot choices
+// (composite quantization, package quantize). The code of an image is its
+// M codeword indices, M log2 K bits; retrieval ranks the database by the
+// asymmetric quantizer distance, the inner product of the query's z with
+// each item's reconstruction sum_m C_m b_m.
+//
+// As in the authors' code: the quantization loss is off until the
+// codebooks are first fitted; every RefitEvery epochs, the codebooks are
+// initialized by k-means on slices of the dimensions (the first time),
+// then the codes of the training set are updated by iterated conditional
+// modes (ICM) in the label-embedding metric and the codebooks by least
+// squares.
+//
+// Differences: the authors use word2vec embeddings of the class names
+// (300-d) and fixed margins from them; Fashion-MNIST's class names have no
+// embeddings offline, so here the label embeddings are variables learned
+// with the network (Labels may instead be given, e.g. read from a file),
+// and the margins delta follow them without gradient. Within a step the
+// quantization loss uses codes found by ICM against the current codebooks
+// for the batch's current outputs, where the authors' code reuses the
+// codes from the last refit.
+type DVSQ struct {
+	// Dim is the dimension of z and of the label embeddings. Paper: 300.
+	Dim int
+	// Codewords is K, the codewords per codebook (256: one byte each).
+	Codewords int
+	// Lambda weighs the quantization loss.
+	Lambda float64
+	// Every is the number of epochs between codebook refits (authors: 2).
+	Every int
+	// ICMSweeps bounds the ICM sweeps when encoding.
+	ICMSweeps int
+	// Labels, when set, holds fixed label embeddings (classes x Dim).
+	Labels []float32
+}
+
+func init() { Register(DVSQ{Dim: 300, Codewords: 256, Lambda: 0.1, Every: 2, ICMSweeps: 3}) }
+
+// Info describes DVSQ.
+func (DVSQ) Info() Info {
+	return Info{
+		Name:       "dvsq",
+		Title:      "Deep Visual-Semantic Quantization (adaptive-margin ranking + label-weighted composite quantization)",
+		Paper:      "Y. Cao, M. Long, J. Wang, S. Liu. Deep Visual-Semantic Quantization for Efficient Image Retrieval. CVPR 2017",
+		Supervised: true,
+	}
+}
+
+// Codebooks returns M, the number of codebooks for bits, one byte each.
+func (m DVSQ) Codebooks(bits int) (int, error) {
+	per := 0
+	for 1<<per < m.Codewords {
+		per++
+	}
+	if per == 0 || bits%per != 0 {
+		return 0, fmt.Errorf("hashing: dvsq codes are %d-bit codeword indices; %d bits is not a multiple", per, bits)
+	}
+	return bits / per, nil
+}
+
+// CodewordsPerBook implements Quantizing.
+func (m DVSQ) CodewordsPerBook() int { return m.Codewords }
+
+// Network makes the network's output z: Dim values through tanh.
+func (m DVSQ) Network(base encoder.CNN) encoder.CNN {
+	base.Outputs, base.Tanh = m.Dim, true
+	return base
+}
+
+// RefitEvery implements Refitter.
+func (m DVSQ) RefitEvery() int { return m.Every }
+
+// variables returns the method's variables in scope.
+func (m DVSQ) variables(scope *model.Scope, classes, codebooks int, dtype dtypes.DType) (labels, books, on *model.Variable) {
+	if m.Labels != nil {
+		labels = scope.VariableWithValue(DVSQLabels, tensors.FromFlatDataAndDimensions(m.Labels, len(m.Labels)/m.Dim, m.Dim)).SetTrainable(false)
+	} else {
+		labels = scope.WithInitializer(initializer.RandomNormalFn(scope, 1)).
+			VariableWithShape(DVSQLabels, shapes.Make(dtype, classes, m.Dim))
+	}
+	books = scope.WithInitializer(initializer.Zero).
+		VariableWithShape(DVSQCodebooks, shapes.Make(dtype, codebooks*m.Codewords, m.Dim)).SetTrainable(false)
+	on = scope.WithInitializer(initializer.Zero).VariableWithShape(DVSQQuantizing, shapes.Make(dtype)).SetTrainable(false)
+	return labels, books, on
+}
+
+// Loss is the paper's ranking loss plus lambda times its quantization
+// loss, the latter off until the codebooks are fitted.
+func (m DVSQ) Loss(b Batch) *Node {
+	z := b.U
+	g := z.Graph()
+	dtype := z.DType()
+	bits := b.Bits
+	nbooks, err := m.Codebooks(bits)
+	if err != nil {
+		panic(err) // training checks the code length before building graphs
+	}
+	labelVar, bookVar, onVar := m.variables(b.Scope, b.Classes, nbooks, dtype)
+	v := labelVar.NodeValue(g)
+	books := bookVar.NodeValue(g)
+	on := onVar.NodeValue(g)
+
+	rank := m.rankLoss(z, v, b.Labels, b.Classes)
+	quant := m.quantLoss(z, StopGradient(v), books, nbooks)
+	return Add(rank, Mul(MulScalar(quant, m.Lambda), on))
+}
+
+// rankLoss is the adaptive-margin ranking loss over the labelled images.
+func (m DVSQ) rankLoss(z, v, labels *Node, classes int) *Node {
+	g := z.Graph()
+	dtype := z.DType()
+	cos := Div(MatMul(z, Transpose(v, 0, 1)), Max(Mul(ExpandAxes(norms(z), 1), ExpandAxes(norms(v), 0)), Scalar(g, dtype, 1e-7)))
+	vn := StopGradient(Div(v, ExpandAxes(Max(norms(v), Scalar(g, dtype, 1e-7)), 1)))
+	delta := OneMinus(MatMul(vn, Transpose(vn, 0, 1))) // [L, L]
+	onehot := OneHot(labels, classes, dtype)           // unlabelled (-1) rows are zero
+	labelled := ReduceSum(onehot, 1)
+	cosY := ReduceSum(Mul(onehot, cos), 1)
+	hinge := encoder.Relu(Add(Sub(MatMul(onehot, delta), ExpandAxes(cosY, 1)), cos))
+	hinge = Mul(hinge, Mul(ExpandAxes(labelled, 1), OneMinus(onehot)))
+	count := MulScalar(Max(ReduceAllSum(labelled), ScalarOne(g, dtype)), float64(classes))
+	return Div(ReduceAllSum(hinge), count)
+}
+
+// quantLoss is the mean of ||V (z - C b)||^2 with b found by ICM against
+// the current codebooks (without gradient through the choice).
+func (m DVSQ) quantLoss(z, v, books *Node, nbooks int) *Node {
+	k := m.Codewords
+	a := MatMul(z, Transpose(v, 0, 1))                   // [B, L]
+	p := StopGradient(MatMul(books, Transpose(v, 0, 1))) // [M*K, L]
+	pn := ReduceSum(Square(p), 1)                        // [M*K]
+	sum := ZerosLike(a)                                  // chosen projections so far
+	picks := make([]*Node, nbooks)                       // [B, L] contribution of codebook m
+	for sweep := 0; sweep < max(m.ICMSweeps, 1); sweep++ {
+		for c := 0; c < nbooks; c++ {
+			pc := Slice(p, AxisRange(c*k, (c+1)*k))
+			resid := Sub(StopGradient(a), sum)
+			if picks[c] != nil {
+				resid = Add(resid, picks[c])
+			}
+			// ||resid - p_k||^2 less ||resid||^2.
+			score := Sub(ExpandAxes(Slice(pn, AxisRange(c*k, (c+1)*k)), 0), MulScalar(MatMul(resid, Transpose(pc, 0, 1)), 2))
+			choice := MatMul(OneHot(ArgMin(score, 1), k, z.DType()), pc)
+			if picks[c] != nil {
+				sum = Sub(sum, picks[c])
+			}
+			sum = Add(sum, choice)
+			picks[c] = choice
+		}
+	}
+	return ReduceAllMean(ReduceSum(Square(Sub(a, StopGradient(sum))), 1))
+}
+
+func norms(x *Node) *Node { return Sqrt(ReduceSum(Square(x), 1)) }
+
+// Refit fits the codebooks to the training outputs (already through tanh):
+// k-means the first time, then ICM codes and least-squares codebooks.
+func (m DVSQ) Refit(vars map[string][]float32, outputs []float32, n int, labels []int32, seed int64) error {
+	v, books, on := vars[DVSQLabels], vars[DVSQCodebooks], vars[DVSQQuantizing]
+	if len(v) == 0 || len(v)%m.Dim != 0 || len(books)%(m.Codewords*m.Dim) != 0 || len(on) != 1 {
+		return fmt.Errorf("hashing: dvsq refit: variables of %d, %d, %d values do not fit dim %d", len(v), len(books), len(on), m.Dim)
+	}
+	q := &quantize.Quantizer{M: len(books) / (m.Codewords * m.Dim), K: m.Codewords, Dim: m.Dim,
+		Codebooks: books, Metric: v, L: len(v) / m.Dim}
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	if on[0] == 0 {
+		if err := q.InitKMeans(outputs, n, 10, uint64(seed)); err != nil {
+			return err
+		}
+	}
+	codes, err := q.Encode(outputs, n, m.ICMSweeps)
+	if err != nil {
+		return err
+	}
+	if err := q.FitCodebooks(outputs, codes, n, 1e-3); err != nil {
+		return err
+	}
+	on[0] = 1
+	return nil
+}

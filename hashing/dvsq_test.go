@@ -1,0 +1,97 @@
+package hashing
+
+import (
+	"math"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/lookalike/lookalike/encoder"
+)
+
+// TestDVSQ_Loss: label embeddings fixed to the axes of the plane, so the
+// margins are delta = 1 between the two classes. z0 = (1, 0) of class 0
+// has cosines (1, 0): hinge max(0, 1 - 1 + 0) = 0. z1 = (1, 1) of class 1
+// has cosines (0.7071, 0.7071): max(0, 1 - 0.7071 + 0.7071) = 1. The sum
+// 1 over 2 images x 2 classes is 0.25; the quantization term is off until
+// the codebooks are fitted.
+func TestDVSQ_Loss(t *testing.T) {
+	m := DVSQ{Dim: 2, Codewords: 2, Lambda: 1, Every: 1, ICMSweeps: 2, Labels: []float32{1, 0, 0, 1}}
+	backend, err := encoder.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := model.NewStore()
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, u, labels *Node) *Node {
+		return m.Loss(Batch{U: u, Labels: labels, Scope: scope, Bits: 1, Classes: 2})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(tensors.FromValue([][]float32{{1, 0}, {1, 1}}), tensors.FromValue([]int32{0, 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := tensors.CopyFlatData[float32](out[0])
+	if math.Abs(float64(got[0])-0.25) > 1e-6 {
+		t.Errorf("loss = %v, want 0.25", got[0])
+	}
+}
+
+// TestDVSQ_QuantLoss: one codebook {(1, 0), (0, 1)} in the identity
+// metric. z0 = (1, 0) is a codeword (error 0); z1 = (1, 1) is at squared
+// distance 1 from both (ICM takes the first). Mean 0.5.
+func TestDVSQ_QuantLoss(t *testing.T) {
+	m := DVSQ{Dim: 2, Codewords: 2, ICMSweeps: 2}
+	b, _ := encoder.Backend()
+	out, err := ExecOnce(b, func(z, v, books *Node) *Node { return m.quantLoss(z, v, books, 1) },
+		tensors.FromValue([][]float32{{1, 0}, {1, 1}}), tensors.FromValue([][]float32{{1, 0}, {0, 1}}),
+		tensors.FromValue([][]float32{{1, 0}, {0, 1}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := tensors.CopyFlatData[float32](out)
+	if math.Abs(float64(got[0])-0.5) > 1e-6 {
+		t.Errorf("quantization loss = %v, want 0.5", got[0])
+	}
+}
+
+func TestDVSQ_Codebooks(t *testing.T) {
+	m := DVSQ{Codewords: 256}
+	for _, tc := range []struct {
+		bits, want int
+		ok         bool
+	}{{48, 6, true}, {16, 2, true}, {64, 8, true}, {12, 0, false}} {
+		got, err := m.Codebooks(tc.bits)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("Codebooks(%d) = %d, %v", tc.bits, got, err)
+		}
+	}
+}
+
+// TestDVSQ_Refit: the first refit initializes and fits the codebooks and
+// turns quantization on; the fitted codebooks reconstruct two-cluster
+// data better than zero codebooks do.
+func TestDVSQ_Refit(t *testing.T) {
+	m := DVSQ{Dim: 2, Codewords: 2, ICMSweeps: 3}
+	vars := map[string][]float32{
+		DVSQLabels:     {1, 0, 0, 1},
+		DVSQCodebooks:  make([]float32, 2*2),
+		DVSQQuantizing: {0},
+	}
+	x := []float32{1, 1, 1.1, 0.9, -1, -1, -0.9, -1.1}
+	if err := m.Refit(vars, x, 4, []int32{0, 0, 1, 1}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if vars[DVSQQuantizing][0] != 1 {
+		t.Error("quantization not turned on")
+	}
+	// Two codewords near (1, 1) and (-1, -1).
+	books := vars[DVSQCodebooks]
+	near := func(a, b float32) bool { return math.Abs(float64(a-b)) < 0.2 }
+	if !(near(books[0], -books[2]) && near(books[1], -books[3]) && near(float32(math.Abs(float64(books[0]))), 1)) {
+		t.Errorf("codebooks %v, want about (1, 1) and (-1, -1)", books)
+	}
+}
