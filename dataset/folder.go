@@ -3,6 +3,7 @@ package dataset
 import (
 	"errors"
 	"fmt"
+	"image"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -93,14 +94,19 @@ func LoadImage(path string, height, width, channels int) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Pixels(img, height, width, channels), nil
+}
+
+// Pixels returns a decoded image as LoadImage returns a file's.
+func Pixels(img image.Image, height, width, channels int) []float32 {
 	pix, w, h := imageio.RGB(img)
 	pix = imageio.Resize(pix, w, h, width, height)
 	if channels == 3 {
-		return pix, nil
+		return pix
 	}
 	gray := make([]float32, height*width)
 	for i := range gray {
 		gray[i] = 0.299*pix[3*i] + 0.587*pix[3*i+1] + 0.114*pix[3*i+2]
 	}
-	return gray, nil
+	return gray
 }

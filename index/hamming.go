@@ -3,8 +3,10 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/lookalike/lookalike/codes"
@@ -20,25 +22,88 @@ type Result struct {
 // 512-bit vector of 64-bit words.
 const Lanes = 8
 
-// Hamming is an exact, flat Hamming index. Results are ordered by distance,
-// ties broken by database position, lowest first, so every search is
+// Hamming is an exact Hamming index. Results are ordered by distance, ties
+// broken by database position, lowest first, so every search is
 // deterministic.
 //
-// Codes are stored in blocks of Lanes codes, word-major inside a block
-// (word 0 of the 8 codes, then word 1, ...), so that one vector load brings
-// the same word of 8 codes and one vector popcount measures 8 distances.
-// The index holds only this layout: its memory is the code bytes rounded up
-// to a multiple of 8 codes.
+// # Layout
+//
+// Codes are stored in slots, Lanes slots to a block, word-major inside a
+// block (word 0 of the 8 codes, then word 1, ...), so that one vector load
+// brings the same word of 8 codes and one vector popcount measures 8
+// distances.
+//
+// # Pruning
+//
+// From clusterMin codes on, NewHamming groups the codes around cluster
+// centres (order.go) and stores each cluster in contiguous slots, sorted by
+// distance to its centre. By the triangle inequality, a code within t of a
+// query at distance D from a centre is itself at distance D-t to D+t from
+// that centre: one contiguous run of the cluster's slots. A search scans,
+// cluster by cluster, only that run, t being the current k-th best
+// distance. Hash codes of images come in classes, so most clusters are far
+// from a query and skipped outright; on uniform random codes every run is
+// the whole cluster and the search costs what a plain scan costs.
+//
+// Codes added after NewHamming go to a tail, in position order, that every
+// search scans in full; Add re-clusters once the tail holds clusterMin
+// codes and a quarter of the index.
+//
+// Searches may run concurrently; Add may not run alongside them.
+//
+// # Memory
+//
+// The code bytes, rounded up to whole blocks per cluster, plus 8 bytes per
+// code (slot to position and back, as int32: up to 2^31-1 codes), plus a
+// centre and a table of at most bits+2 slot numbers per cluster: well
+// under 1.5 times the code bytes plus 8 bytes per code.
 type Hamming struct {
 	bits, words, n int
 	blocks         []uint64
+	// ids[s] is the position of the code in slot s, noID for padding; its
+	// length is a whole number of blocks.
+	ids []int32
+	// slots[i] is the slot of position i.
+	slots []int32
+	// used is the number of slots in use (the tail's end).
+	used int
+	// clusters cover slots [0, tail); ordered is the number of codes in
+	// them.
+	clusters []cluster
+	tail     int
+	ordered  int
+}
+
+const noID = -1
+
+// cluster is a run of slots holding the codes nearest one centre, sorted
+// by distance to it.
+type cluster struct {
+	centre []uint64
+	// byRadius[r] is the first slot whose code is at distance r or more
+	// from the centre; the last entry is the end of the cluster.
+	byRadius []int32
+}
+
+// run returns the slots [s0, s1) of the codes at distance lo..hi from the
+// centre.
+func (cl *cluster) run(lo, hi int) (s0, s1 int) {
+	maxR := len(cl.byRadius) - 2
+	lo, hi = max(lo, 0), min(hi, maxR)
+	if lo > hi {
+		return 0, 0
+	}
+	return int(cl.byRadius[lo]), int(cl.byRadius[hi+1])
 }
 
 // NewHamming indexes a copy of the codes.
 func NewHamming(s *codes.Set) *Hamming {
 	h := &Hamming{bits: s.Bits, words: s.Words()}
-	h.blocks = make([]uint64, 0, (s.Len()+Lanes-1)/Lanes*Lanes*h.words)
-	h.Add(s)
+	if s.Len() >= clusterMin {
+		h.order(s)
+	} else {
+		h.appendTail(s)
+	}
 	return h
 }
 
@@ -47,17 +112,42 @@ func (h *Hamming) Add(s *codes.Set) {
 	if s.Bits != h.bits {
 		panic(fmt.Sprintf("index: adding %d-bit codes to a %d-bit index", s.Bits, h.bits))
 	}
+	h.appendTail(s)
+	// Re-clustering reads every code a few times; doing it when the tail
+	// reaches a quarter of the index keeps that cost a constant per added
+	// code.
+	if tail := h.n - h.ordered; tail >= clusterMin && 4*tail >= h.n {
+		h.order(h.positionOrder())
+	}
+}
+
+func (h *Hamming) appendTail(s *codes.Set) {
+	h.slots = slices.Grow(h.slots, s.Len())
 	for i := 0; i < s.Len(); i++ {
-		if h.n%Lanes == 0 {
+		if h.used == len(h.ids) {
 			h.blocks = append(h.blocks, make([]uint64, Lanes*h.words)...)
+			for range Lanes {
+				h.ids = append(h.ids, noID)
+			}
 		}
-		block := h.blocks[len(h.blocks)-Lanes*h.words:]
-		lane := h.n % Lanes
+		block := h.blocks[h.used/Lanes*Lanes*h.words:]
 		for w, word := range s.At(i) {
-			block[w*Lanes+lane] = word
+			block[w*Lanes+h.used%Lanes] = word
 		}
+		h.ids[h.used] = int32(h.n)
+		h.slots = append(h.slots, int32(h.used))
+		h.used++
 		h.n++
 	}
+}
+
+// positionOrder returns a copy of the codes in position order.
+func (h *Hamming) positionOrder() *codes.Set {
+	s := &codes.Set{Bits: h.bits, Data: make([]uint64, h.n*h.words)}
+	for i := 0; i < h.n; i++ {
+		h.codeInto(i, s.At(i))
+	}
+	return s
 }
 
 // Len returns the number of indexed codes.
@@ -66,30 +156,55 @@ func (h *Hamming) Len() int { return h.n }
 // Bits returns the code length.
 func (h *Hamming) Bits() int { return h.bits }
 
-// Bytes returns the memory the codes occupy.
-func (h *Hamming) Bytes() int { return 8 * len(h.blocks) }
+// Bytes returns the memory the index occupies.
+func (h *Hamming) Bytes() int {
+	b := 8*len(h.blocks) + 4*len(h.ids) + 4*len(h.slots)
+	for _, cl := range h.clusters {
+		b += 8*len(cl.centre) + 4*len(cl.byRadius)
+	}
+	return b
+}
 
 // Code returns a copy of code i.
 func (h *Hamming) Code(i int) []uint64 {
 	c := make([]uint64, h.words)
-	block := h.blocks[i/Lanes*Lanes*h.words:]
-	for w := range c {
-		c[w] = block[w*Lanes+i%Lanes]
-	}
+	h.codeInto(i, c)
 	return c
+}
+
+func (h *Hamming) codeInto(i int, dst []uint64) {
+	s := int(h.slots[i])
+	block := h.blocks[s/Lanes*Lanes*h.words:]
+	for w := range dst {
+		dst[w] = block[w*Lanes+s%Lanes]
+	}
+}
+
+// distance returns the distance from q to code i.
+func (h *Hamming) distance(q []uint64, i int) int {
+	s := int(h.slots[i])
+	block := h.blocks[s/Lanes*Lanes*h.words:]
+	d := 0
+	for w, qw := range q {
+		d += bits.OnesCount64(block[w*Lanes+s%Lanes] ^ qw)
+	}
+	return d
 }
 
 // Distances writes the distance from q to every indexed code into dst,
 // which must have Len() elements.
 func (h *Hamming) Distances(q []uint64, dst []uint16) {
-	for b := 0; b*Lanes < h.n; b++ {
+	for b := 0; b*Lanes < h.used; b++ {
 		block := h.blocks[b*Lanes*h.words : (b+1)*Lanes*h.words]
-		for lane := 0; lane < Lanes && b*Lanes+lane < h.n; lane++ {
+		for lane, id := range h.ids[b*Lanes : (b+1)*Lanes] {
+			if id == noID {
+				continue
+			}
 			d := 0
 			for w, qw := range q {
 				d += bits.OnesCount64(block[w*Lanes+lane] ^ qw)
 			}
-			dst[b*Lanes+lane] = uint16(d)
+			dst[id] = uint16(d)
 		}
 	}
 }
@@ -110,7 +225,7 @@ func (h *Hamming) Search(q []uint64, k int) ([]Result, error) {
 		return nil, err
 	}
 	c := newCollector(k, h.bits, h.bits)
-	h.scan(q, 0, h.numBlocks(), c)
+	h.searchOne(q, c)
 	return c.results(), nil
 }
 
@@ -123,21 +238,80 @@ func (h *Hamming) Radius(q []uint64, r int) ([]Result, error) {
 		return nil, err
 	}
 	c := newCollector(h.n+1, min(r, h.bits), h.bits)
-	h.scan(q, 0, h.numBlocks(), c)
+	h.searchOne(q, c)
 	return c.results(), nil
 }
 
-func (h *Hamming) numBlocks() int { return (h.n + Lanes - 1) / Lanes }
+// searchOne scans the clusters nearest first, so that the threshold is
+// tight by the time the far ones are reached, then the tail. It returns
+// the number of blocks scanned.
+func (h *Hamming) searchOne(q []uint64, c *collector) int {
+	dq := make([]uint16, len(h.clusters))
+	h.centreDistances(q, dq)
+	qs, cs := [][]uint64{q}, []*collector{c}
+	scanned := h.numBlocks() - h.tail/Lanes
+	for _, ci := range byDistance(dq, h.bits) {
+		d := int(dq[ci])
+		if s0, s1 := h.clusters[ci].run(d-c.t, d+c.t); s0 < s1 {
+			b0, b1 := s0/Lanes, (s1+Lanes-1)/Lanes
+			groupScanner(h, qs, cs, b0, b1)
+			scanned += b1 - b0
+		}
+	}
+	h.scanChunks(qs, cs, h.tail/Lanes, h.numBlocks())
+	return scanned
+}
 
-// Batching: each worker takes QueryBlock queries at a time and runs them
-// all over one chunk of ChunkBlocks blocks before the next, so the chunk is
-// read from memory once per QueryBlock queries and from cache otherwise.
-const (
-	QueryBlock  = 32
-	ChunkBlocks = 2048 // 16,384 codes: 128 KiB of 64-bit codes
-)
+// centreDistances writes the distance from q to every cluster centre.
+func (h *Hamming) centreDistances(q []uint64, dst []uint16) {
+	for ci := range h.clusters {
+		d := 0
+		for w, cw := range h.clusters[ci].centre {
+			d += bits.OnesCount64(cw ^ q[w])
+		}
+		dst[ci] = uint16(d)
+	}
+}
+
+// byDistance returns the indices of d sorted by value, then index; no
+// value exceeds top.
+func byDistance(d []uint16, top int) []int {
+	start := make([]int, top+2)
+	for _, v := range d {
+		start[v+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	out := make([]int, len(d))
+	for i, v := range d {
+		out[start[v]] = i
+		start[v]++
+	}
+	return out
+}
+
+func (h *Hamming) numBlocks() int { return len(h.ids) / Lanes }
+
+// QueryBlock is how many queries one worker of SearchBatch carries through
+// the database together: each cluster's run, or chunk of the tail, is read
+// from memory once per QueryBlock queries and from cache otherwise.
+const QueryBlock = 32
+
+// chunkBytes sizes the chunk of the tail scanned by a whole query block
+// before moving on: well inside one core's L2 (2 MiB on the Xeons this was
+// tuned on), so that only the first query of a block pays for reading it
+// from memory or L3.
+const chunkBytes = 256 << 10
 
 // SearchBatch searches every code of queries with all cores.
+//
+// Queries are sorted by nearest centre, so that the queries a worker
+// carries together need the same clusters. A worker first runs each group
+// of 4 queries over the clusters nearest to them, which makes their
+// thresholds tight, then runs every group over every other cluster,
+// cluster by cluster, so that a cluster's run is read once from memory for
+// all of the worker's queries.
 func (h *Hamming) SearchBatch(queries *codes.Set, k int) ([][]Result, error) {
 	if queries.Bits != h.bits {
 		return nil, fmt.Errorf("index: queries have %d bits, index %d", queries.Bits, h.bits)
@@ -145,124 +319,225 @@ func (h *Hamming) SearchBatch(queries *codes.Set, k int) ([][]Result, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("index: k = %d, must be at least 1", k)
 	}
-	out := make([][]Result, queries.Len())
-	nq := queries.Len()
+	nq, nc := queries.Len(), len(h.clusters)
+	dq := make([]uint16, nq*nc)
+	nearest := make([]uint16, nq)
+	for i := range nq {
+		row := dq[i*nc : (i+1)*nc]
+		h.centreDistances(queries.At(i), row)
+		if nc > 0 {
+			nearest[i] = uint16(argmin(row))
+		}
+	}
+	order := byDistance(nearest, max(nc, 1))
+	out := make([][]Result, nq)
 	parallel((nq+QueryBlock-1)/QueryBlock, func(qb int) {
-		lo, hi := qb*QueryBlock, min((qb+1)*QueryBlock, nq)
-		cs := make([]*collector, hi-lo)
-		for i := range cs {
+		idx := order[qb*QueryBlock : min((qb+1)*QueryBlock, nq)]
+		qs := make([][]uint64, len(idx))
+		cs := make([]*collector, len(idx))
+		rows := make([][]uint16, len(idx))
+		for i, qi := range idx {
+			qs[i] = queries.At(qi)
 			cs[i] = newCollector(k, h.bits, h.bits)
+			rows[i] = dq[qi*nc : (qi+1)*nc]
 		}
-		nb := h.numBlocks()
-		for c0 := 0; c0 < nb; c0 += ChunkBlocks {
-			c1 := min(c0+ChunkBlocks, nb)
-			for i, c := range cs {
-				h.scan(queries.At(lo+i), c0, c1, c)
-			}
-		}
+		h.searchGroups(qs, cs, rows)
 		for i, c := range cs {
-			out[lo+i] = c.results()
+			out[idx[i]] = c.results()
 		}
 	})
 	return out, nil
 }
 
-// scan feeds the collector every code of blocks [b0, b1) within its
-// current threshold.
-func (h *Hamming) scan(q []uint64, b0, b1 int, c *collector) { scanner(h, q, b0, b1, c) }
+func argmin(d []uint16) int {
+	best := 0
+	for i, v := range d {
+		if v < d[best] {
+			best = i
+		}
+	}
+	return best
+}
 
-// scanner is the scan kernel: scanSIMD where the CPU and the build allow
-// it (scan_simd.go), scanGeneric elsewhere.
-var scanner = scanGeneric
+// groupSize is how many queries share each load of a block in the
+// kernels.
+const groupSize = 4
+
+// searchGroups runs the queries over the clusters nearest to them, then
+// over the others cluster by cluster (so that a cluster is read from
+// memory once for all of them), then over the tail; rows[i] holds
+// query i's distances to the centres. Within a group of groupSize
+// queries, those that need the same cluster scan it together.
+func (h *Hamming) searchGroups(qs [][]uint64, cs []*collector, rows [][]uint16) {
+	nc := len(h.clusters)
+	if nc > 0 {
+		done := make([]bool, len(qs)*nc)
+		nearest := make([]int, len(qs))
+		for i, row := range rows {
+			nearest[i] = argmin(row)
+		}
+		sc := clusterScan{h: h, qs: qs, cs: cs, rows: rows}
+		sel := make([]int, 0, groupSize)
+		for g := 0; g < len(qs); g += groupSize {
+			group := g + min(groupSize, len(qs)-g)
+			for i := g; i < group; i++ {
+				ci := nearest[i]
+				sel = sel[:0]
+				for j := i; j < group; j++ {
+					if nearest[j] == ci && !done[j*nc+ci] {
+						sel = append(sel, j)
+						done[j*nc+ci] = true
+					}
+				}
+				sc.scan(ci, sel)
+			}
+		}
+		// The other clusters, nearest to the queries on average first, so
+		// that thresholds keep tightening before the far clusters.
+		sum := make([]int, nc)
+		for _, row := range rows {
+			for ci, d := range row {
+				sum[ci] += int(d)
+			}
+		}
+		order := make([]int, nc)
+		for ci := range order {
+			order[ci] = ci
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return sum[a] - sum[b] })
+		for _, ci := range order {
+			for g := 0; g < len(qs); g += groupSize {
+				sel = sel[:0]
+				for j := g; j < min(g+groupSize, len(qs)); j++ {
+					if !done[j*nc+ci] {
+						sel = append(sel, j)
+					}
+				}
+				sc.scan(ci, sel)
+			}
+		}
+	}
+	h.scanChunks(qs, cs, h.tail/Lanes, h.numBlocks())
+}
+
+// clusterScan runs selected queries over one cluster.
+type clusterScan struct {
+	h    *Hamming
+	qs   [][]uint64
+	cs   []*collector
+	rows [][]uint16
+	gq   [][]uint64
+	gc   []*collector
+}
+
+// scan runs the queries sel over their runs of cluster ci: all of them
+// over the union of the runs (a code outside a query's own run is merely
+// rejected by its threshold), unless the runs overlap too little for the
+// shared loads to pay, in which case each query scans its own.
+func (sc *clusterScan) scan(ci int, sel []int) {
+	if len(sel) == 0 {
+		return
+	}
+	h, cl := sc.h, &sc.h.clusters[ci]
+	from, to, own := math.MaxInt, math.MinInt, 0
+	for _, i := range sel {
+		d, t := int(sc.rows[i][ci]), sc.cs[i].t
+		from, to = min(from, d-t), max(to, d+t)
+		s0, s1 := cl.run(d-t, d+t)
+		own += s1 - s0
+	}
+	s0, s1 := cl.run(from, to)
+	if s0 == s1 {
+		return
+	}
+	if (s1-s0)*len(sel) <= 2*own {
+		sc.gq, sc.gc = sc.gq[:0], sc.gc[:0]
+		for _, i := range sel {
+			sc.gq, sc.gc = append(sc.gq, sc.qs[i]), append(sc.gc, sc.cs[i])
+		}
+		groupScanner(h, sc.gq, sc.gc, s0/Lanes, (s1+Lanes-1)/Lanes)
+		return
+	}
+	for _, i := range sel {
+		d, t := int(sc.rows[i][ci]), sc.cs[i].t
+		if s0, s1 := cl.run(d-t, d+t); s0 < s1 {
+			groupScanner(h, sc.qs[i:i+1], sc.cs[i:i+1], s0/Lanes, (s1+Lanes-1)/Lanes)
+		}
+	}
+}
+
+// scanChunks runs the queries over blocks [b0, b1) chunk by chunk.
+func (h *Hamming) scanChunks(qs [][]uint64, cs []*collector, b0, b1 int) {
+	step := max(1, chunkBytes/(8*Lanes*h.words))
+	for c0 := b0; c0 < b1; c0 += step {
+		groupScanner(h, qs, cs, c0, min(c0+step, b1))
+	}
+}
+
+// groupScanner is the scan kernel: it feeds collector cs[i] every code of
+// blocks [b0, b1) within its threshold for query qs[i]. scanGroupSIMD
+// where the CPU and the build allow it (scan_simd.go), scanGroupGeneric
+// elsewhere.
+var groupScanner = scanGroupGeneric
+
+func scanGroupGeneric(h *Hamming, qs [][]uint64, cs []*collector, b0, b1 int) {
+	for i, q := range qs {
+		if h.words == 1 {
+			scanGeneric1(h, q[0], b0, b1, cs[i])
+		} else {
+			scanGeneric(h, q, b0, b1, cs[i])
+		}
+	}
+}
 
 func scanGeneric(h *Hamming, q []uint64, b0, b1 int, c *collector) {
 	w := h.words
 	for b := b0; b < b1; b++ {
 		block := h.blocks[b*Lanes*w : (b+1)*Lanes*w]
-		for lane := 0; lane < Lanes; lane++ {
+		for lane, id := range h.ids[b*Lanes : (b+1)*Lanes] {
 			d := 0
 			for j, qw := range q {
 				d += bits.OnesCount64(block[j*Lanes+lane] ^ qw)
 			}
-			if d <= c.t {
-				if id := b*Lanes + lane; id < h.n {
-					c.add(id, d)
-					if c.t < 0 {
-						return
-					}
-				}
+			if d <= c.t && id != noID {
+				c.add(int(id), d)
 			}
 		}
 	}
 }
 
-// collector keeps the k smallest (distance, id) pairs seen, fed in
-// increasing id order. Once it holds k candidates, limit is the k-th
-// smallest distance: candidates beyond it are dropped, and a new code is
-// accepted only below it (at the limit it would lose the tie to an earlier
-// id), so that most codes are rejected by one comparison with t.
-type collector struct {
-	k int
-	// t is the acceptance threshold (accept d <= t); -1 accepts nothing.
-	t int
-	// limit bounds the distances retained.
-	limit int
-	// count[d] is the number of retained candidates at distance d.
-	count []int
-	kept  int
-	buf   []Result
-}
-
-func newCollector(k, t, nbits int) *collector {
-	return &collector{k: k, t: t, limit: t, count: make([]int, nbits+1)}
-}
-
-func (c *collector) add(id, d int) {
-	c.buf = append(c.buf, Result{ID: id, Distance: d})
-	c.count[d]++
-	c.kept++
-	if c.kept < c.k {
-		return
-	}
-	for c.kept-c.count[c.limit] >= c.k {
-		c.kept -= c.count[c.limit]
-		c.count[c.limit] = 0
-		c.limit--
-	}
-	c.t = c.limit - 1
-	if len(c.buf) > 4*c.k+64 {
-		c.compact()
-	}
-}
-
-// compact drops the candidates beyond the limit.
-func (c *collector) compact() {
-	kept := c.buf[:0]
-	for _, r := range c.buf {
-		if r.Distance <= c.limit {
-			kept = append(kept, r)
+// scanGeneric1 is scanGeneric for one-word codes, where the loop over
+// words would cost more than the popcount.
+func scanGeneric1(h *Hamming, q uint64, b0, b1 int, c *collector) {
+	ids := h.ids[b0*Lanes : b1*Lanes]
+	for i, x := range h.blocks[b0*Lanes : b1*Lanes] {
+		if d := bits.OnesCount64(x ^ q); d <= c.t && ids[i] != noID {
+			c.add(int(ids[i]), d)
 		}
 	}
-	c.buf = kept
 }
 
-// results returns the first k candidates by (distance, id): a counting sort
-// by distance, stable because candidates arrive in id order.
-func (c *collector) results() []Result {
-	c.compact()
-	start := make([]int, c.limit+2)
-	for _, r := range c.buf {
-		start[r.Distance+1]++
+// hits adds to c the lanes of block b set in mask whose distance to q is
+// within c's threshold. The SIMD kernels call it only for the rare blocks
+// with a lane under the threshold, so it recomputes those distances
+// instead of making the hot loop store them.
+func (h *Hamming) hits(q []uint64, c *collector, b int, mask uint8) {
+	w := h.words
+	block := h.blocks[b*Lanes*w : (b+1)*Lanes*w]
+	ids := h.ids[b*Lanes : (b+1)*Lanes]
+	for ; mask != 0; mask &= mask - 1 {
+		lane := bits.TrailingZeros8(mask)
+		if ids[lane] == noID {
+			continue
+		}
+		d := 0
+		for j, qw := range q {
+			d += bits.OnesCount64(block[j*Lanes+lane] ^ qw)
+		}
+		if d <= c.t {
+			c.add(int(ids[lane]), d)
+		}
 	}
-	for d := 1; d <= c.limit+1; d++ {
-		start[d] += start[d-1]
-	}
-	sorted := make([]Result, len(c.buf))
-	for _, r := range c.buf {
-		sorted[start[r.Distance]] = r
-		start[r.Distance]++
-	}
-	return sorted[:min(c.k, len(sorted))]
 }
 
 // parallel runs fn(0..n-1) on all cores.

@@ -112,6 +112,8 @@ type Training struct {
 	// Unlabelled counts the unlabelled images a semi-supervised method
 	// drew from.
 	Unlabelled int `json:"unlabelled,omitempty"`
+	// Schedule is the learning-rate schedule; empty means constant.
+	Schedule string `json:"schedule,omitempty"`
 }
 
 // DType is the element type of a stored variable.

@@ -66,11 +66,17 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		fail(w, http.StatusForbidden, "changes are disabled: start the server with an API key (LOOKALIKE_API_KEY)")
 		return false
 	}
-	key := r.Header.Get("X-API-Key")
+	return keyMatches(w, r, s.changes.APIKey)
+}
+
+// keyMatches checks the request's API key against key, answering 401
+// when it does not match.
+func keyMatches(w http.ResponseWriter, r *http.Request, key string) bool {
+	got := r.Header.Get("X-API-Key")
 	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		key = v
+		got = v
 	}
-	if subtle.ConstantTimeCompare([]byte(key), []byte(s.changes.APIKey)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="lookalike"`)
 		fail(w, http.StatusUnauthorized, "a valid API key is required to change the index")
 		return false

@@ -121,22 +121,28 @@ func (s *Server) counted(route string, h http.HandlerFunc) http.Handler {
 	})
 }
 
-// metrics writes the counters in Prometheus's text exposition format.
-func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
+// writeRequests writes the request counters in Prometheus's text
+// exposition format; m.mu must be held.
+func (m *metrics) writeRequests(w io.Writer) {
 	fmt.Fprintln(w, "# HELP lookalike_requests_total HTTP requests by route and status code.")
 	fmt.Fprintln(w, "# TYPE lookalike_requests_total counter")
-	keys := make([]string, 0, len(s.m.requests))
-	for k := range s.m.requests {
+	keys := make([]string, 0, len(m.requests))
+	for k := range m.requests {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		route, code, _ := strings.Cut(k, " ")
-		fmt.Fprintf(w, "lookalike_requests_total{route=%q,code=%q} %d\n", route, code, s.m.requests[k])
+		fmt.Fprintf(w, "lookalike_requests_total{route=%q,code=%q} %d\n", route, code, m.requests[k])
 	}
+}
+
+// metrics writes the counters in Prometheus's text exposition format.
+func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	s.m.writeRequests(w)
 	fmt.Fprintln(w, "# HELP lookalike_inference_busy_total Searches refused because every inference slot was busy.")
 	fmt.Fprintln(w, "# TYPE lookalike_inference_busy_total counter")
 	fmt.Fprintf(w, "lookalike_inference_busy_total %d\n", s.m.busy)
@@ -219,7 +225,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		img, status, err := s.upload(w, r)
+		img, status, err := upload(w, r)
 		if err != nil {
 			fail(w, status, "%v", err)
 			return
@@ -273,7 +279,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 }
 
 // upload reads and decodes the "image" file of a multipart request.
-func (s *Server) upload(w http.ResponseWriter, r *http.Request) (image.Image, int, error) {
+func upload(w http.ResponseWriter, r *http.Request) (image.Image, int, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxUpload+1<<20)
 	f, _, err := r.FormFile("image")
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -49,6 +50,11 @@ type Config struct {
 	BatchSize int
 	// LearningRate of Adam. Default 1e-3.
 	LearningRate float64
+	// Schedule shapes the learning rate over the run: "constant" (or
+	// empty) keeps it; "cosine" anneals it from LearningRate to 0 along
+	// half a cosine over all steps (Loshchilov and Hutter, SGDR, ICLR
+	// 2017, without restarts).
+	Schedule string
 	// Seed fixes the weight initialization and the shuffling: the same
 	// seed and data give the same model.
 	Seed int64
@@ -102,6 +108,8 @@ func (c *Config) validate(set *dataset.Set) error {
 		return fmt.Errorf("training: batch size %d, must be at least 2 (methods compare pairs)", c.BatchSize)
 	case c.LearningRate <= 0 || math.IsNaN(c.LearningRate) || math.IsInf(c.LearningRate, 0):
 		return fmt.Errorf("training: learning rate %v must be positive", c.LearningRate)
+	case c.Schedule != "" && c.Schedule != "constant" && c.Schedule != "cosine":
+		return fmt.Errorf("training: unknown learning-rate schedule %q (constant or cosine)", c.Schedule)
 	case c.Bits != 0 && c.Bits != c.Net.Outputs && !quantizing(c.Method):
 		return fmt.Errorf("training: %d bits from a network of %d outputs", c.Bits, c.Net.Outputs)
 	case set.Len() < c.BatchSize:
@@ -148,9 +156,17 @@ func (c *Config) header(set *dataset.Set, epoch int, seconds float64) modelfile.
 		},
 		Training: modelfile.Training{
 			Protocol: c.Protocol, Images: set.Len(), Unlabelled: c.unlabelledLen(), Epochs: c.Epochs, BatchSize: c.BatchSize,
-			LearningRate: c.LearningRate, Seed: c.Seed, Epoch: epoch, Seconds: seconds,
+			LearningRate: c.LearningRate, Schedule: c.Schedule, Seed: c.Seed, Epoch: epoch, Seconds: seconds,
 		},
 	}
+}
+
+// rate returns the learning rate of step (from 0) of a run of steps.
+func (c *Config) rate(step, steps int) float64 {
+	if c.Schedule != "cosine" || steps < 1 {
+		return c.LearningRate
+	}
+	return c.LearningRate * 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(steps)))
 }
 
 // unlabelledPerBatch returns how many unlabelled images join each batch.
@@ -235,6 +251,7 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		})
 	}
 	trainer := train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
+	lrVar := optimizer.LearningRateVarWithValue(store.RootScope(), dtypes.Float32, c.LearningRate)
 	x := make([]float32, (c.BatchSize+extra)*size)
 	y := make([]int32, c.BatchSize+extra)
 	bar := newProgress(c.Progress, c.Epochs*steps)
@@ -264,6 +281,11 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 			batch := train.Batch{
 				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x[:bs*size], bs, set.Height, set.Width, set.Channels)},
 				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y[:bs], bs)},
+			}
+			if c.Schedule == "cosine" {
+				if err := lrVar.SetValue(tensors.FromScalar(float32(c.rate(epoch*steps+s, c.Epochs*steps)))); err != nil {
+					return nil, fmt.Errorf("training: set the learning rate: %w", err)
+				}
 			}
 			metrics, err := trainer.TrainStep(batch)
 			if err != nil {

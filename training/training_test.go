@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -87,25 +88,14 @@ func TestTrain_Resume(t *testing.T) {
 	}
 	// Cancel the run during its second epoch, after the first epoch's
 	// checkpoint, then run again to resume.
-	c2 := c
-	c2.Checkpoint = filepath.Join(t.TempDir(), "run2.ckpt")
-	ctx, cancel := context.WithCancel(context.Background())
-	steps := s.Len() / c.BatchSize
-	c2.OnStep = func(step, _ int) {
-		if step == steps+1 {
-			cancel()
-		}
-	}
-	if _, err := Train(ctx, c2, s); err == nil {
-		t.Fatal("cancelled run returned no error")
-	}
-	c2.OnStep = nil
-	resumed, err := Train(context.Background(), c2, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resumed := trainResumed(t, c, s)
 	if !reflect.DeepEqual(weights(t, whole), weights(t, resumed)) {
 		t.Fatal("resumed run differs from the uninterrupted one")
+	}
+	c2 := c
+	c2.Checkpoint = filepath.Join(t.TempDir(), "run2.ckpt")
+	if _, err := Train(context.Background(), c2, s); err != nil {
+		t.Fatal(err)
 	}
 	// A checkpoint of another configuration is refused.
 	c3 := c2
@@ -217,23 +207,7 @@ func TestTrain_SemiSupervised(t *testing.T) {
 	}
 
 	c.Method = countProbe{SSDH: ssdh, Want: 8}
-	c.Checkpoint = filepath.Join(t.TempDir(), "semi.ckpt")
-	ctx, cancel := context.WithCancel(context.Background())
-	steps := s.Len() / c.BatchSize
-	c.OnStep = func(step, _ int) {
-		if step == steps+1 {
-			cancel()
-		}
-	}
-	if _, err := Train(ctx, c, s); err == nil {
-		t.Fatal("cancelled run returned no error")
-	}
-	c.OnStep = nil
-	resumed, err := Train(context.Background(), c, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(weights(t, whole), weights(t, resumed)) {
+	if !reflect.DeepEqual(weights(t, whole), weights(t, trainResumed(t, c, s))) {
 		t.Fatal("resumed semi-supervised run differs from the uninterrupted one")
 	}
 }
@@ -273,4 +247,69 @@ func TestTrain_DVSQ(t *testing.T) {
 	if _, err := Train(context.Background(), c, s); err == nil {
 		t.Error("5-bit dvsq codes of 2-bit indices accepted")
 	}
+}
+
+func TestConfig_Rate(t *testing.T) {
+	c := Config{LearningRate: 1e-3, Schedule: "cosine"}
+	for _, tc := range []struct {
+		step int
+		want float64
+	}{{0, 1e-3}, {50, 0.5e-3}, {25, 1e-3 * (0.5 + 0.5*math.Sqrt(0.5))}, {100, 0}} {
+		if got := c.rate(tc.step, 100); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("cosine rate(%d, 100) = %v, want %v", tc.step, got, tc.want)
+		}
+	}
+	c.Schedule = ""
+	if c.rate(50, 100) != 1e-3 {
+		t.Error("constant schedule changed the rate")
+	}
+}
+
+// TestTrain_Schedule: the cosine schedule reaches the optimizer (other
+// weights than the constant rate), and a run resumed from a checkpoint
+// ends as the uninterrupted one, the rate depending only on the step.
+func TestTrain_Schedule(t *testing.T) {
+	c, s := tiny()
+	constant, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Schedule = "cosine"
+	whole, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(weights(t, constant), weights(t, whole)) {
+		t.Fatal("cosine schedule gave the constant rate's weights")
+	}
+	if !reflect.DeepEqual(weights(t, whole), weights(t, trainResumed(t, c, s))) {
+		t.Fatal("resumed cosine run differs from the uninterrupted one")
+	}
+	c.Schedule = "step"
+	if _, err := Train(context.Background(), c, s); err == nil {
+		t.Error("unknown schedule accepted")
+	}
+}
+
+// trainResumed trains c on s, cancelled in its second epoch after the
+// first epoch's checkpoint (in a fresh file), then resumed to the end.
+func trainResumed(t *testing.T, c Config, s *dataset.Set) *modelfile.Model {
+	t.Helper()
+	c.Checkpoint = filepath.Join(t.TempDir(), "resume.ckpt")
+	ctx, cancel := context.WithCancel(context.Background())
+	steps := s.Len() / c.BatchSize
+	c.OnStep = func(step, _ int) {
+		if step == steps+1 {
+			cancel()
+		}
+	}
+	if _, err := Train(ctx, c, s); err == nil {
+		t.Fatal("cancelled run returned no error")
+	}
+	c.OnStep = nil
+	resumed, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resumed
 }

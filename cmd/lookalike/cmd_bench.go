@@ -59,7 +59,7 @@ type benchReport struct {
 func init() {
 	register(&command{
 		Name:  "bench",
-		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve --index DIR [--clients 16] [--duration 5s]",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve [--index DIR | --n 1000000 --bits 64] [--clients 16] [--duration 5s]",
 		Short: "Measure training and search speed against PyTorch and FAISS",
 		Long: `
 Bench train trains DSH on the reference network (conv32-bn-relu-pool,
@@ -79,12 +79,16 @@ mAP-against-bits plot beside it.
 
 Bench index builds the clustered workload of shared/anchors/faiss_hamming.py
 (10 random centres, each bit flipped with probability 0.15; seed 0): --n
-database codes and --queries queries of --bits bits. It times the exact k-NN
-search of Lookalike's Hamming index over all queries (all cores), checks its
-recall against brute force, and runs FAISS (Debian python3-faiss) on the very
-same codes in the same run: IndexBinaryFlat and, with --hnsw,
-IndexBinaryHNSW (M 16, efSearch 256). It prints queries/s, recall, build time
-and memory per item, and the ratio to FAISS's flat index.
+database codes and --queries queries of --bits bits. It times exact k-NN
+over all queries (all cores) with Lookalike's engine, which picks the faster
+exact method from a sample of the queries, then with each method alone: the
+Hamming index's scan, which skips the clusters of codes too far from a
+query, and multi-index hashing (on the first 200 queries). It checks their
+recall against brute force, and runs FAISS (Debian python3-faiss) on the
+very same codes in the same run: IndexBinaryFlat and, with --hnsw,
+IndexBinaryHNSW (M 16, efSearch 256). It prints queries/s, recall, build
+time and memory per item of each, and the engine's ratio to FAISS's
+indexes; with --json, qps and recall are the engine's.
 
 Bench photos builds the near-duplicate benchmark of package neardup from the
 photos of --photos (default: python3-skimage's): every original with one
@@ -96,9 +100,14 @@ model's features and each pooling, multi-scale and whitened, then times
 pipeline (scripts/torch_mobilenet_pipeline.py: PIL and torchvision's
 MobileNetV2 at the same input size) and writes --report.
 
-Bench serve serves the photo index --index on a loopback port and drives it
-with --clients concurrent clients searching by stored id for --duration; it
-prints requests/s, p50 and p99 latency and errors.
+Bench serve serves the photo index or code store --index on a loopback port
+and drives it with --clients concurrent clients searching by stored id
+(k=10) for --duration; it prints requests/s, p50 and p99 latency and
+errors. Without --index it first builds a code store of --n codes of --bits
+bits (default 64) drawn as bench index draws them, in a temporary
+directory, and reopens it as a restarted server would; for a code store it
+also prints how many queries each batched scan answered. The clients run
+in the same process: they share the cores with the server.
 
 Examples:
 
@@ -106,22 +115,23 @@ Examples:
 	lookalike bench index --n 1000000 --bits 64 --queries 1000 --k 100
 	lookalike bench quality --methods lsh,pcah,itq --bits 16,32,64
 	lookalike bench photos
-	lookalike bench serve --index photos.idx --clients 16 --duration 5s`,
+	lookalike bench serve --index photos.idx --clients 16 --duration 5s
+	lookalike bench serve --n 1000000 --bits 64 --clients 16 --duration 10s`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o benchOptions
 			o.dataOptions.AddFlags(fs, "training images")
-			fs.Var(&o.BitsList, "bits", "code length (default 48 for train, 64 for index); for quality a comma-separated list (default 16,32,48,64)")
+			fs.Var(&o.BitsList, "bits", "code length (default 48 for train, 64 for index and serve); for quality a comma-separated list (default 16,32,48,64)")
 			fs.StringVar(&o.Methods, "methods", "", "quality: comma-separated methods (default all)")
 			fs.StringVar(&o.Out, "out", "docs/results.md", "quality: results page to write (plots go beside it)")
 			fs.Int64Var(&o.Seed, "seed", 0, "quality: training seed; photos: edit seed")
-			fs.IntVar(&o.N, "n", 1_000_000, "index: database codes")
+			fs.IntVar(&o.N, "n", 1_000_000, "index, serve: database codes")
 			fs.IntVar(&o.Queries, "queries", 1000, "index: queries")
 			fs.IntVar(&o.K, "k", 100, "index: neighbours per query")
 			fs.BoolVar(&o.HNSW, "hnsw", false, "index: also time FAISS IndexBinaryHNSW (slow to build)")
 			fs.BoolVar(&o.NoFAISS, "no-faiss", false, "index: skip FAISS")
 			fs.StringVar(&o.Photos, "photos", DefaultPhotos, "photos: folder of original photos")
 			fs.StringVar(&o.Report, "report", "docs/neardup.md", "photos: page to write (empty: none)")
-			fs.StringVar(&o.Index, "index", "", "serve: photo index to serve")
+			fs.StringVar(&o.Index, "index", "", "serve: photo index or code store to serve (default: a synthetic store of --n codes)")
 			fs.IntVar(&o.Clients, "clients", 16, "serve: concurrent clients")
 			fs.DurationVar(&o.Duration, "duration", 5*time.Second, "serve: how long to drive the server")
 			fs.IntVar(&o.Epochs, "epochs", 0, "train: epochs to time for each side (default 2); quality: epochs of deep methods (default 30)")
@@ -152,7 +162,10 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 	case "photos":
 		return runBenchPhotos(ctx, o, stdout, errw)
 	case "serve":
-		return runBenchServe(ctx, o, stdout)
+		if o.Bits == 0 {
+			o.Bits = 64
+		}
+		return runBenchServe(ctx, o, stdout, errw)
 	case "quality":
 		if o.Epochs == 0 {
 			o.Epochs = 30

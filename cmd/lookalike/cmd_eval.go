@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lookalike/lookalike/codes"
+	"github.com/lookalike/lookalike/dataset"
 	"github.com/lookalike/lookalike/eval"
 )
 
@@ -34,7 +35,9 @@ the fraction of queries whose radius-2 ball is empty) and the PR curve, as
 shared/protocols.md defines them. Quantized models (dvsq) rank the database
 by the asymmetric quantizer distance instead (the inner product of the
 query's output with each item's reconstruction from its code); the
-Hamming-radius figures do not apply to them and print as zero.
+Hamming-radius figures do not apply to them and print as zero. With
+--images DIR (one sub-folder per class), every image of the folder queries
+the whole folder, itself included.
 
 --json prints the report as JSON (protocol, method, bits, map_all,
 map_at_1000, p_r2, pr_curve, ...); --plot writes the PR curve as an SVG (or a
@@ -58,7 +61,7 @@ Example:
 	})
 }
 
-func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Writer) error {
+func runEval(ctx context.Context, o evalOptions, args []string, stdout, errw io.Writer) error {
 	if len(args) > 0 {
 		return badInput("unexpected arguments %q", args)
 	}
@@ -75,6 +78,14 @@ func runEval(ctx context.Context, o evalOptions, args []string, stdout, _ io.Wri
 		return err
 	}
 	split, err := o.split()
+	if o.Images != "" {
+		// A labelled folder: every image queries the whole folder.
+		var f *dataset.Folder
+		f, err = o.folder(m.Header.Preprocess, func(s string) { fmt.Fprintln(errw, s) })
+		if err == nil {
+			split = &dataset.Split{Protocol: "folder:" + o.Images, Query: f.Set, Database: f.Set}
+		}
+	}
 	if err != nil {
 		return err
 	}

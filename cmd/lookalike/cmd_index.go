@@ -46,12 +46,13 @@ type indexOptions struct {
 	photoOptions
 	Model string
 	Index string
+	Store bool
 }
 
 func init() {
 	register(&command{
 		Name:  "index",
-		Usage: "index --index DIR (PHOTODIR | --model MODEL [--protocol P | --images DIR])",
+		Usage: "index --index DIR (PHOTODIR | --model MODEL [--protocol P | --images DIR] [--store])",
 		Short: "Index a folder of photos, or encode a database into a Hamming index",
 		Long: `
 Index builds an index directory that 'lookalike search' reads.
@@ -71,17 +72,26 @@ one sub-folder per class, --images) with a hashing model and writes
 meta.json, a copy of the model, the codes with their labels and, for a
 folder, the image paths.
 
+With --model and --store it writes a store instead (package store): codes
+in checksummed segment files, labels, paths and content hashes in an
+embedded database, and the model, which the store records. 'serve' answers
+searches over it by id, code or image and, with an API key, adds and
+deletes items, each committed to disk before it is acknowledged; 'search'
+reads it as it reads the other form. DIR must not already hold a store.
+
 Examples:
 
 	lookalike index --index photos.idx ~/Pictures
 	lookalike index --index photos.idx --pooling rmac --scales 224,320 ~/Pictures
-	lookalike index --model dsh48.lkm --protocol fmnist-1k --index fmnist.idx`,
+	lookalike index --model dsh48.lkm --protocol fmnist-1k --index fmnist.idx
+	lookalike index --model dsh48.lkm --protocol fmnist-1k --index fmnist.store --store`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o indexOptions
 			o.dataOptions.AddFlags(fs, "database")
 			o.photoOptions.AddFlags(fs)
 			fs.StringVar(&o.Model, "model", "", "model file (required)")
 			fs.StringVar(&o.Index, "index", "", "index directory to write (required)")
+			fs.BoolVar(&o.Store, "store", false, "with --model: write a store that serve can add to and delete from")
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {
 				return runIndex(ctx, o, args, out, errw)
 			}
@@ -94,6 +104,9 @@ func runIndex(ctx context.Context, o indexOptions, args []string, _, errw io.Wri
 		return badInput("--index is required")
 	}
 	if len(args) == 1 && o.Model == "" {
+		if o.Store {
+			return badInput("--store needs --model: a photo index is changed by serve as it is")
+		}
 		return runIndexPhotos(ctx, o.photoOptions, o.Index, args[0], errw)
 	}
 	if len(args) > 0 {
@@ -110,6 +123,13 @@ func runIndex(ctx context.Context, o indexOptions, args []string, _, errw io.Wri
 	cs, err := encodeSet(m, enc, set)
 	if err != nil {
 		return err
+	}
+	if o.Store {
+		if err := writeCodeStore(o.Index, m, cs, set, paths); err != nil {
+			return err
+		}
+		fmt.Fprintf(errw, "stored %d images (%d bits, %s) in %s\n", cs.Len(), cs.Bits, m.Header.Method, o.Index)
+		return nil
 	}
 	if err := os.MkdirAll(o.Index, 0o755); err != nil {
 		return err

@@ -10,7 +10,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/lookalike/lookalike/dataset"
+	"github.com/lookalike/lookalike/imageio"
 	"github.com/lookalike/lookalike/index"
+	"github.com/lookalike/lookalike/modelfile"
+	"github.com/lookalike/lookalike/store"
 )
 
 type searchOptions struct {
@@ -48,7 +51,8 @@ In a Hamming index the query is an image file (encoded with the index's
 model) or the code of database item --id; results are ordered by Hamming
 distance, ties by database position, and show id, distance, label and (for
 folder indexes) path. --radius R returns every item within distance R
-instead of the top k.
+instead of the top k. A store ('index --store') is searched the same way;
+its ids are the stored ids, which deletes do not shift.
 
 Examples:
 
@@ -79,6 +83,9 @@ func runSearch(_ context.Context, o searchOptions, args []string, stdout, _ io.W
 	}
 	if (o.ID >= 0) == (len(args) == 1) || len(args) > 1 {
 		return badInput("give either one IMAGE argument or --id N")
+	}
+	if store.Exists(o.Index) {
+		return searchStore(o, args, stdout)
 	}
 	ix, err := openIndex(o.Index)
 	if err != nil {
@@ -114,8 +121,13 @@ func runSearch(_ context.Context, o searchOptions, args []string, stdout, _ io.W
 			results[i].Path = ix.paths[h.ID]
 		}
 	}
-	if o.JSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"bits": ix.codes.Bits, "method": ix.meta.Method, "results": results})
+	return printHits(stdout, o.JSON, ix.codes.Bits, ix.meta.Method, results)
+}
+
+// printHits prints Hamming search results as a table or as JSON.
+func printHits(stdout io.Writer, asJSON bool, bits int, method string, results []searchResult) error {
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{"bits": bits, "method": method, "results": results})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RANK\tID\tDISTANCE\tLABEL\tPATH")
@@ -123,6 +135,66 @@ func runSearch(_ context.Context, o searchOptions, args []string, stdout, _ io.W
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\n", r.Rank, r.ID, r.Distance, r.Label, r.Path)
 	}
 	return tw.Flush()
+}
+
+// searchStore searches a store by the code of stored item --id or by an
+// image file, encoded with the model the store records.
+func searchStore(o searchOptions, args []string, stdout io.Writer) error {
+	st, err := openCodeStore(o.Index)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var q []uint64
+	method := ""
+	if o.ID >= 0 {
+		if q, err = st.Code(uint64(o.ID)); err != nil {
+			return badInput("--id %d: %v", o.ID, err)
+		}
+		if path := st.Stats().Model; path != "" {
+			if m, err := modelfile.ReadFile(path); err == nil {
+				method = m.Header.Method
+			}
+		}
+	} else {
+		encode, name, err := storeEncoder(st)
+		if err != nil {
+			return err
+		}
+		if encode == nil {
+			return badInput("%s records no model: search it with --id", o.Index)
+		}
+		method = name
+		img, err := imageio.Decode(args[0], imageio.DefaultLimits)
+		if err != nil {
+			return badInput("read image %s: %v", args[0], err)
+		}
+		if q, err = encode(img); err != nil {
+			return err
+		}
+	}
+	var hits []store.Hit
+	if o.Radius >= 0 {
+		hits, err = st.Radius(q, o.Radius)
+	} else {
+		hits, err = st.Search(q, o.K)
+	}
+	if err != nil {
+		return err
+	}
+	ids := make([]uint64, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	labels, paths, err := st.Labels(ids)
+	if err != nil {
+		return err
+	}
+	results := make([]searchResult, len(hits))
+	for i, h := range hits {
+		results[i] = searchResult{Rank: i + 1, ID: int(h.ID), Distance: h.Distance, Label: labels[i], Path: paths[i]}
+	}
+	return printHits(stdout, o.JSON, st.Bits(), method, results)
 }
 
 // encodeFile encodes one image file with the index's model.

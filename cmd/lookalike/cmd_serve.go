@@ -18,6 +18,7 @@ import (
 	"github.com/lookalike/lookalike/album"
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/server"
+	"github.com/lookalike/lookalike/store"
 )
 
 type serveOptions struct {
@@ -32,7 +33,7 @@ func init() {
 	register(&command{
 		Name:  "serve",
 		Usage: "serve --index DIR [--addr 127.0.0.1:8080] [--workers N]",
-		Short: "Serve a photo index over HTTP: JSON API and a web page",
+		Short: "Serve a photo index or a code store over HTTP: JSON API and a web page",
 		Long: `
 Serve answers HTTP requests over a photo index (made by 'lookalike index
 --index DIR PHOTODIR'):
@@ -50,6 +51,19 @@ Serve answers HTTP requests over a photo index (made by 'lookalike index
 	GET  /metrics           Prometheus metrics
 	GET  /openapi.json      the OpenAPI document of all this
 
+Over a code store (made by 'lookalike index --model MODEL --store --index
+DIR') the same routes answer without the page: POST /v1/search takes JSON
+{"id": N} (a stored id) or {"code": "HEX"}, or an image when the store
+records its model, and returns {"bits", "results": [{"rank", "id",
+"distance", "label", "path"}]} ranked by Hamming distance, ties by id;
+concurrent searches are batched into one scan of the codes (on half the
+cores; the others parse requests meanwhile). GET /v1/images/ID returns the item (code, label, path,
+hash); POST /v1/images adds JSON {"items": [{"code": "HEX", "label": L,
+"path": P}]} or, with a model, image files; DELETE /v1/images/ID deletes
+(ids never move; the deleted are compacted away in the background once
+they are an eighth of the store). Every add and delete is committed to
+disk before the answer.
+
 Adding and deleting need the API key (--api-key, or the environment
 variable LOOKALIKE_API_KEY) in an "Authorization: Bearer KEY" or "X-API-Key"
 header; without a key configured they are refused. Added images are stored
@@ -62,12 +76,13 @@ and finishes the requests in flight.
 
 Example:
 
-	lookalike serve --index photos.idx --addr 127.0.0.1:8080`,
+	lookalike serve --index photos.idx --addr 127.0.0.1:8080
+	lookalike serve --index fmnist.store --api-key "$KEY"`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o serveOptions
-			fs.StringVar(&o.Index, "index", "", "photo index directory (required)")
+			fs.StringVar(&o.Index, "index", "", "photo index or code store directory (required)")
 			fs.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
-			fs.IntVar(&o.Workers, "workers", runtime.NumCPU(), "images described at once")
+			fs.IntVar(&o.Workers, "workers", runtime.NumCPU(), "images described (or, for a code store, encoded) at once")
 			fs.StringVar(&o.APIKey, "api-key", os.Getenv("LOOKALIKE_API_KEY"), "key that adding and deleting images need (default $LOOKALIKE_API_KEY; empty: no changes)")
 			o.backboneOptions.AddFlags(fs)
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {
@@ -84,10 +99,13 @@ func runServe(ctx context.Context, o serveOptions, args []string, errw io.Writer
 	if o.Index == "" {
 		return badInput("--index is required")
 	}
+	if store.Exists(o.Index) {
+		return serveStore(ctx, o, errw)
+	}
 	if kind, err := indexKind(o.Index); err != nil {
 		return inputError{fmt.Errorf("%s is not an index directory: %w", o.Index, err)}
 	} else if kind != photosKind {
-		return badInput("%s is a %s index; serve works on photo indexes (lookalike index --index DIR PHOTODIR)", o.Index, kind)
+		return badInput("%s is a %s index; serve works on photo indexes (lookalike index --index DIR PHOTODIR) and code stores (lookalike index --model MODEL --store --index DIR)", o.Index, kind)
 	}
 	a, err := album.Load(filepath.Join(o.Index, albumFile))
 	if err != nil {
@@ -105,19 +123,60 @@ func runServe(ctx context.Context, o serveOptions, args []string, errw io.Writer
 		s.EnableChanges(server.Changes{APIKey: o.APIKey, AlbumPath: filepath.Join(o.Index, albumFile),
 			Saved: func(a *album.Album) error { return updateMetaCount(o.Index, len(a.Entries)) }})
 	}
-	srv := &http.Server{
-		Handler:           s.Handler(),
+	srv := newHTTPServer(s.Handler())
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return inputError{err}
+	}
+	logger.Printf("serving %d images of %s on http://%s/", len(a.Entries), a.Root, ln.Addr())
+	return serveUntilDone(ctx, srv, ln, logger)
+}
+
+// serveStore serves a code store until ctx ends.
+func serveStore(ctx context.Context, o serveOptions, errw io.Writer) error {
+	logger := log.New(errw, "serve: ", log.LstdFlags)
+	st, err := openCodeStore(o.Index)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if n := st.Stats().Repairs; n > 0 {
+		logger.Printf("undid %d interrupted changes in %s", n, o.Index)
+	}
+	encode, method, err := storeEncoder(st)
+	if err != nil {
+		return err
+	}
+	info := map[string]any{"root": o.Index}
+	if method != "" {
+		info["method"] = method
+	}
+	s := server.NewStore(st, server.StoreConfig{APIKey: o.APIKey, Encode: encode, Info: info, Encoders: o.Workers, Logger: logger})
+	defer s.Close()
+	srv := newHTTPServer(s.Handler())
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return inputError{err}
+	}
+	logger.Printf("serving %d codes of %d bits from %s on http://%s/", st.Len(), st.Bits(), o.Index, ln.Addr())
+	return serveUntilDone(ctx, srv, ln, logger)
+}
+
+// newHTTPServer bounds what a slow or hostile client can hold.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    1 << 16,
 	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return inputError{err}
-	}
-	logger.Printf("serving %d images of %s on http://%s/", len(a.Entries), a.Root, ln.Addr())
+}
+
+// serveUntilDone serves on ln until ctx ends, then stops accepting and
+// finishes the requests in flight.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *log.Logger) error {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

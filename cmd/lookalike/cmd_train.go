@@ -23,6 +23,7 @@ type trainOptions struct {
 	Epochs       int
 	BatchSize    int
 	LearningRate float64
+	Schedule     string
 	Seed         int64
 	Checkpoint   string
 	Filters      intList
@@ -38,6 +39,7 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Epochs, "epochs", 30, "passes over the training images")
 	fs.IntVar(&o.BatchSize, "batch", 128, "images per training step")
 	fs.Float64Var(&o.LearningRate, "lr", 1e-3, "Adam learning rate")
+	fs.StringVar(&o.Schedule, "lr-schedule", "constant", "learning-rate schedule: constant, or cosine (annealed to 0 over the run)")
 	fs.Int64Var(&o.Seed, "seed", 0, "seed of weight initialization and shuffling (same seed, same codes)")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file, rewritten every epoch and resumed from if present (default OUT.ckpt)")
 	o.Filters = intList{32, 64}
@@ -138,7 +140,7 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 		return fitShallow(o, m, set, protocol, errw)
 	case hashing.Deep:
 		c := training.NewConfig(m, o.Bits)
-		c.Epochs, c.BatchSize, c.LearningRate, c.Seed = o.Epochs, o.BatchSize, o.LearningRate, o.Seed
+		c.Epochs, c.BatchSize, c.LearningRate, c.Schedule, c.Seed = o.Epochs, o.BatchSize, o.LearningRate, o.Schedule, o.Seed
 		c.Net.Filters, c.Net.Hidden = o.Filters, o.Hidden
 		c.Net.Height, c.Net.Width, c.Net.Channels = set.Height, set.Width, set.Channels
 		c.Protocol, c.Checkpoint, c.Unlabelled = protocol, checkpoint, unlabelled
@@ -152,8 +154,8 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 		if semi, ok := m.(hashing.SemiSupervised); ok && unlabelled != nil {
 			also = fmt.Sprintf(" plus %d unlabelled images (%d a batch)", unlabelled.Len(), semi.UnlabelledPerBatch(c.BatchSize))
 		}
-		fmt.Fprintf(errw, "training %s, %d bits, on %d images of %s%s: %s, %d epochs, batch %d, lr %g, seed %d\n",
-			o.Method, o.Bits, set.Len(), protocol, also, c.Net, c.Epochs, c.BatchSize, c.LearningRate, c.Seed)
+		fmt.Fprintf(errw, "training %s, %d bits, on %d images of %s%s: %s, %d epochs, batch %d, lr %g (%s), seed %d\n",
+			o.Method, o.Bits, set.Len(), protocol, also, c.Net, c.Epochs, c.BatchSize, c.LearningRate, o.Schedule, c.Seed)
 		return training.Train(ctx, c, set)
 	}
 	return nil, badInput("method %s cannot be trained from the command line", o.Method)
