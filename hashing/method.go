@@ -72,6 +72,10 @@ type Batch struct {
 	// codes index codewords), and Classes the number of classes in the
 	// training labels.
 	Bits, Classes int
+	// Labelled is the number of leading rows of U whose images carry
+	// labels, the rest being unlabelled (semi-supervised methods); 0 means
+	// all.
+	Labelled int
 }
 
 // StepOrZero returns b.Step, or a zero scalar when it is nil.

@@ -91,16 +91,8 @@ func (m SSDH) Loss(b Batch) *Node {
 	bits := float64(u.Shape().Dimensions[1])
 	d := SquaredDistances(u)
 
-	labelled := ConvertDType(GreaterOrEqual(labels, ScalarZero(g, labels.DType())), dtype)
-	same := PairSimilarity(labels, dtype)
 	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), dtype)
-	both := Mul(ExpandAxes(labelled, 1), ExpandAxes(labelled, 0))
-	pos := Mul(Mul(same, both), OneMinus(eye)) // [q, p]
-	neg := Mul(OneMinus(same), both)           // [q, n]
-	// Triplet (q, p, n) hinge over the [q, p, n] cube.
-	hinge := encoder.Relu(AddScalar(Sub(ExpandAxes(d, 2), ExpandAxes(d, 1)), m.RankMarginPerBit*bits))
-	valid := Mul(ExpandAxes(pos, 2), ExpandAxes(neg, 1))
-	rank := Div(ReduceAllSum(Mul(valid, hinge)), Max(ReduceAllSum(valid), ScalarOne(g, dtype)))
+	rank := m.rankLoss(d, labels, b.Labelled, bits)
 
 	w := NeighbourGraph(StopGradient(d), m.Neighbours)
 	offDiag := OneMinus(eye)
@@ -111,18 +103,48 @@ func (m SSDH) Loss(b Batch) *Node {
 	return Add(rank, Add(MulScalar(embedMean, m.Lambda), MulScalar(quant, m.Alpha)))
 }
 
+// rankLoss is the mean triplet hinge over the labelled images, the first
+// nl rows (0: all). The [q, p, n] cube is built over those rows alone: on
+// the pure-Go backend it is the costliest part of the loss, and the
+// unlabelled rows would only be masked out of it.
+func (m SSDH) rankLoss(d, labels *Node, nl int, bits float64) *Node {
+	g := d.Graph()
+	dtype := d.DType()
+	if n := d.Shape().Dimensions[0]; nl <= 0 || nl > n {
+		nl = n
+	}
+	d = Slice(d, AxisRange(0, nl), AxisRange(0, nl))
+	labels = Slice(labels, AxisRange(0, nl))
+	labelled := ConvertDType(GreaterOrEqual(labels, ScalarZero(g, labels.DType())), dtype)
+	same := PairSimilarity(labels, dtype)
+	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), dtype)
+	both := Mul(ExpandAxes(labelled, 1), ExpandAxes(labelled, 0))
+	pos := Mul(Mul(same, both), OneMinus(eye)) // [q, p]
+	neg := Mul(OneMinus(same), both)           // [q, n]
+	hinge := encoder.Relu(AddScalar(Sub(ExpandAxes(d, 2), ExpandAxes(d, 1)), m.RankMarginPerBit*bits))
+	valid := Mul(ExpandAxes(pos, 2), ExpandAxes(neg, 1))
+	return Div(ReduceAllSum(Mul(valid, hinge)), Max(ReduceAllSum(valid), ScalarOne(g, dtype)))
+}
+
 // NeighbourGraph returns the symmetric k-nearest-neighbour graph of the
 // squared distances d ([n, n]): 1 where j is among the k nearest of i
 // (itself excluded, ties to the lower position) or i among j's, 0
-// elsewhere, the diagonal 0.
+// elsewhere, the diagonal 0. The neighbours are taken by k rounds of
+// argmin, each masking the one it found: GoMLX's TopK sorts whole rows,
+// which the pure-Go backend did about 1,000 times slower here.
 func NeighbourGraph(d *Node, k int) *Node {
 	g := d.Graph()
 	n := d.Shape().Dimensions[0]
 	k = min(k, n-1)
-	eye := Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1))
-	// Nearest first: the largest of -d, the diagonal pushed last.
-	far := AddScalar(ReduceAllMax(d), 1)
-	score := Neg(Where(eye, BroadcastToShape(far, d.Shape()), d))
-	knn := ConvertDType(TopKMask(score, k, 1), d.DType())
+	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), d.DType())
+	// Masked entries are pushed past every distance.
+	far := AddScalar(MulScalar(ReduceAllMax(d), 2), 1)
+	dm := Add(d, Mul(eye, far))
+	knn := ZerosLike(d)
+	for range k {
+		hit := OneHot(ArgMin(dm, 1), n, d.DType())
+		knn = Add(knn, hit)
+		dm = Add(dm, Mul(hit, far))
+	}
 	return Max(knn, Transpose(knn, 0, 1))
 }

@@ -234,7 +234,7 @@ func (m *Model) Quantizer() (*quantize.Quantizer, error) {
 		return nil, fmt.Errorf("modelfile: %s is %v %v, want float32 [classes %d]", metric.Name, metric.DType, metric.Dims, dim)
 	}
 	q := &quantize.Quantizer{M: books.Dims[0] / h.Codewords, K: h.Codewords, Dim: dim,
-		Codebooks: books.Float32s(), Metric: metric.Float32s(), L: metric.Dims[0]}
+		Codebooks: books.Float32s(), Metric: quantize.UnitRows(metric.Float32s(), dim), L: metric.Dims[0]}
 	if q.Bits() != h.Bits {
 		return nil, fmt.Errorf("modelfile: %d codebooks of %d codewords make %d-bit codes, header says %d", q.M, q.K, q.Bits(), h.Bits)
 	}

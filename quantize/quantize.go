@@ -319,6 +319,24 @@ func (q *Quantizer) FitCodebooks(x []float32, codes []uint8, n int, ridge float6
 	return nil
 }
 
+// UnitRows returns the rows of v (rows of dim values) scaled to unit
+// length: DVSQ's metric when its label embeddings are learned, since they
+// then have no scale of their own.
+func UnitRows(v []float32, dim int) []float32 {
+	out := make([]float32, len(v))
+	for r := 0; r+dim <= len(v); r += dim {
+		var n float64
+		for _, x := range v[r : r+dim] {
+			n += float64(x) * float64(x)
+		}
+		n = math.Sqrt(max(n, 1e-14))
+		for j, x := range v[r : r+dim] {
+			out[r+j] = float32(float64(x) / n)
+		}
+	}
+	return out
+}
+
 func dot(a, b []float32) float32 {
 	var s float32
 	for i, v := range a {

@@ -132,3 +132,14 @@ func TestValidate(t *testing.T) {
 		t.Error("6 codebooks of 256 words are not 48 bits")
 	}
 }
+
+// TestUnitRows: (3, 4) -> (0.6, 0.8); a zero row stays zero.
+func TestUnitRows(t *testing.T) {
+	got := UnitRows([]float32{3, 4, 0, 0}, 2)
+	want := []float32{0.6, 0.8, 0, 0}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+			t.Fatalf("UnitRows = %v, want %v", got, want)
+		}
+	}
+}

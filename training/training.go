@@ -247,7 +247,7 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		step := ConvertDType(optimizer.GetGlobalStepVar(store).NodeValue(u.Graph()), u.DType())
 		return c.Method.Loss(hashing.Batch{
 			U: u, Labels: labels[0], Step: step, Steps: c.Epochs * steps, Scope: store.Scope("/" + methodScope),
-			Bits: c.bits(), Classes: nclasses,
+			Bits: c.bits(), Classes: nclasses, Labelled: c.BatchSize,
 		})
 	}
 	trainer := train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
