@@ -83,7 +83,7 @@ const (
 // quantization metric uses them scaled to unit length; with raw random
 // 300-d embeddings (norm about 17, against about 3 for word2vec's) the
 // quantization term outweighed the ranking loss and collapsed the outputs
-// to one point after the first refit (fmnist-1k, 48 bits, mAP@all 0.10). Within a step the
+// to one point after the first refit. Within a step the
 // quantization loss uses codes found by ICM against the current codebooks
 // for the batch's current outputs, where the authors' code reuses the
 // codes from the last refit.

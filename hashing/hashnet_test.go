@@ -30,7 +30,7 @@ func evalBatchLoss(t *testing.T, m Deep, u [][]float32, labels []int32, step flo
 }
 
 // TestHashNet_Loss checks the weighted cross-entropy against values worked
-// out from the formula. 2 bits, so alpha = 10/2 = 5.
+// out from the formula, with alpha = 5.
 //
 // Two images u0 = (1, 1), u1 = (0.5, 0.5) at beta = 1:
 // <h0, h1> = 2 tanh(1) tanh(0.5) = 2 * 0.761594 * 0.462117 = 0.703891,
@@ -47,7 +47,7 @@ func evalBatchLoss(t *testing.T, m Deep, u [][]float32, labels []int32, step flo
 func TestHashNet_Loss(t *testing.T) {
 	two := [][]float32{{1, 1}, {0.5, 0.5}}
 	three := [][]float32{{1, 1}, {0.5, 0.5}, {-1, 2}}
-	m := HashNet{AlphaBits: 10, Stages: 50, Gamma: 1}
+	m := HashNet{Alpha: 5, Stages: 50, Gamma: 1}
 	tests := []struct {
 		name   string
 		u      [][]float32
@@ -80,7 +80,7 @@ func TestHashNet_Loss(t *testing.T) {
 // sqrt(1 + stage), reaching sqrt(50) = 7.07 in the last stage, as the
 // authors' (1 + 0.005 t)^0.5 at t = 9,800 of 10,000.
 func TestHashNet_Beta(t *testing.T) {
-	m := HashNet{AlphaBits: 10, Stages: 50, Gamma: 1}
+	m := HashNet{Alpha: 5, Stages: 50, Gamma: 1}
 	tests := []struct {
 		step int
 		want float64
