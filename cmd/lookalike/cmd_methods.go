@@ -30,8 +30,10 @@ Example:
 					return badInput("unexpected arguments %q", args)
 				}
 				var infos []hashing.Info
+				semi := map[string]bool{}
 				for _, m := range hashing.All() {
 					infos = append(infos, m.Info())
+					_, semi[m.Info().Name] = m.(hashing.SemiSupervised)
 				}
 				if *asJSON {
 					return json.NewEncoder(out).Encode(infos)
@@ -42,6 +44,9 @@ Example:
 					labels := "unsupervised"
 					if i.Supervised {
 						labels = "supervised"
+					}
+					if semi[i.Name] {
+						labels = "semi-supervised"
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", i.Name, i.Title, labels, i.Paper)
 				}
