@@ -74,14 +74,16 @@ type Config struct {
 	OnStep func(step, batch int)
 }
 
-// NewConfig returns the defaults of the PyTorch reference
-// (shared/anchors/torch_dsh_fmnist.py) for method and bits.
+// NewConfig returns the defaults for method and bits: those of the PyTorch
+// reference (shared/anchors/torch_dsh_fmnist.py), Adam 1e-3, batch 128, 30
+// epochs, except that the learning rate is annealed along a cosine, which
+// lifted DSH's mAP@all on fmnist-1k at 48 bits above the constant rate's.
 func NewConfig(method hashing.Deep, bits int) Config {
 	net := encoder.Reference(bits)
 	if a, ok := method.(hashing.Architect); ok {
 		net = a.Network(net)
 	}
-	return Config{Method: method, Net: net, Bits: bits, Epochs: 30, BatchSize: 128, LearningRate: 1e-3}
+	return Config{Method: method, Net: net, Bits: bits, Epochs: 30, BatchSize: 128, LearningRate: 1e-3, Schedule: "cosine"}
 }
 
 func (c *Config) bits() int {

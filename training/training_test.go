@@ -270,6 +270,7 @@ func TestConfig_Rate(t *testing.T) {
 // ends as the uninterrupted one, the rate depending only on the step.
 func TestTrain_Schedule(t *testing.T) {
 	c, s := tiny()
+	c.Schedule = "constant"
 	constant, err := Train(context.Background(), c, s)
 	if err != nil {
 		t.Fatal(err)

@@ -60,7 +60,7 @@ func runBenchQuality(ctx context.Context, o benchOptions, stdout, errw io.Writer
 	for _, m := range methods {
 		for _, b := range lengths {
 			to := trainOptions{dataOptions: o.dataOptions, Method: m, Bits: b, Epochs: o.Epochs, BatchSize: 128,
-				LearningRate: 1e-3, Seed: o.Seed, Filters: intList{32, 64}, Hidden: intList{512}, Quiet: true}
+				LearningRate: 1e-3, Schedule: "cosine", Seed: o.Seed, Filters: intList{32, 64}, Hidden: intList{512}, Quiet: true}
 			start := time.Now()
 			model, err := fit(ctx, to, split.Train, split.Unlabelled, split.Protocol, "", errw)
 			if err != nil {

@@ -39,7 +39,7 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Epochs, "epochs", 30, "passes over the training images")
 	fs.IntVar(&o.BatchSize, "batch", 128, "images per training step")
 	fs.Float64Var(&o.LearningRate, "lr", 1e-3, "Adam learning rate")
-	fs.StringVar(&o.Schedule, "lr-schedule", "constant", "learning-rate schedule: constant, or cosine (annealed to 0 over the run)")
+	fs.StringVar(&o.Schedule, "lr-schedule", "cosine", "learning-rate schedule: cosine (annealed to 0 over the run) or constant")
 	fs.Int64Var(&o.Seed, "seed", 0, "seed of weight initialization and shuffling (same seed, same codes)")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file, rewritten every epoch and resumed from if present (default OUT.ckpt)")
 	o.Filters = intList{32, 64}
