@@ -51,6 +51,10 @@ type Settings struct {
 	// Bits-bit codes, ties by cosine.
 	Hash string `json:"hash,omitempty"`
 	Bits int    `json:"bits,omitempty"`
+	// Head, when Pooling names a learned head of package learned (gordo,
+	// solar), is that head's ID: descriptors made with another head are
+	// not comparable.
+	Head string `json:"head,omitempty"`
 }
 
 // Album is the index of one folder.

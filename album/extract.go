@@ -12,12 +12,21 @@ import (
 	"github.com/lookalike/lookalike/imageio"
 )
 
+// Head is a learned pooling (package learned): feature maps in,
+// L2-normalized descriptors out.
+type Head interface {
+	Describe(maps []descriptor.Map) ([][]float32, error)
+}
+
 // Extractor turns image files into descriptors: decode, resize to each
 // scale, run the backbone, pool, L2-normalize, average the scales and
 // normalize again.
 type Extractor struct {
 	Backbone *backbone.Backbone
 	Pooling  descriptor.Pooling
+	// Head, when set, pools instead of Pooling (which then names the
+	// head's method, as Settings.Pooling records it).
+	Head Head
 	// Sizes are the input sides of the scales (default: the backbone's).
 	Sizes  []int
 	Limits imageio.Limits
@@ -48,6 +57,11 @@ func (x *Extractor) Image(img image.Image) ([]float32, error) {
 
 // describe runs a batch: images[i][s] is image i at scale s.
 func (x *Extractor) describe(images [][][]float32) ([][]float32, error) {
+	if x.Head == nil {
+		if _, err := descriptor.ParsePooling(string(x.Pooling)); err != nil {
+			return nil, fmt.Errorf("album: pooling %q needs its learned head (Extractor.Head)", x.Pooling)
+		}
+	}
 	out := make([][]float32, len(images))
 	for s, size := range x.sizes() {
 		batch := make([][]float32, len(images))
@@ -58,8 +72,20 @@ func (x *Extractor) describe(images [][][]float32) ([][]float32, error) {
 		if err != nil {
 			return nil, err
 		}
-		for i, m := range maps {
-			v := descriptor.Pool(x.Pooling, m)
+		vecs := make([][]float32, len(maps))
+		if x.Head != nil {
+			if vecs, err = x.Head.Describe(maps); err != nil {
+				return nil, err
+			}
+			if len(vecs) != len(maps) {
+				return nil, fmt.Errorf("album: the head described %d of %d maps", len(vecs), len(maps))
+			}
+		} else {
+			for i, m := range maps {
+				vecs[i] = descriptor.Pool(x.Pooling, m)
+			}
+		}
+		for i, v := range vecs {
 			descriptor.Normalize(v)
 			if out[i] == nil {
 				out[i] = v

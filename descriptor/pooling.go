@@ -61,7 +61,7 @@ const GeMPower = 3
 func Pool(p Pooling, m Map) []float32 {
 	switch p {
 	case MAC:
-		return regionMAC(m, 0, 0, m.H, m.W)
+		return RegionMAC(m, 0, 0, m.H, m.W)
 	case SPoC:
 		out := make([]float32, m.C)
 		for c := range out {
@@ -88,9 +88,9 @@ func Pool(p Pooling, m Map) []float32 {
 	panic(fmt.Sprintf("descriptor: unknown pooling %q", p))
 }
 
-// regionMAC returns the channel maxima over rows [y0, y0+h) and columns
-// [x0, x0+w).
-func regionMAC(m Map, y0, x0, h, w int) []float32 {
+// RegionMAC returns the channel maxima over rows [y0, y0+h) and columns
+// [x0, x0+w), not normalized.
+func RegionMAC(m Map, y0, x0, h, w int) []float32 {
 	out := make([]float32, m.C)
 	for c := range out {
 		best := float32(math.Inf(-1))
@@ -163,10 +163,10 @@ func Regions(h, w int) [][3]int {
 
 // rmac sums the L2-normalized global MAC and regional MACs.
 func rmac(m Map) []float32 {
-	sum := regionMAC(m, 0, 0, m.H, m.W)
+	sum := RegionMAC(m, 0, 0, m.H, m.W)
 	Normalize(sum)
 	for _, r := range Regions(m.H, m.W) {
-		v := regionMAC(m, r[0], r[1], r[2], r[2])
+		v := RegionMAC(m, r[0], r[1], r[2], r[2])
 		Normalize(v)
 		for i := range sum {
 			sum[i] += v[i]

@@ -3,7 +3,9 @@
 #   scripts/setup.sh          the datasets, the pretrained model, the build
 #   scripts/setup.sh --peers  also the peers the benchmarks compare against
 #                             (python3-torch, python3-torchvision,
-#                             python3-faiss, python3-sklearn)
+#                             python3-faiss, python3-sklearn) and the
+#                             training images of the learned heads
+#                             (openclipart-png)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +23,10 @@ apt_install() {
 # chromium: the server test drives the web page in headless Chromium
 # (it skips without it).
 apt_install dataset-fashion-mnist ca-certificates python3-skimage chromium
+# openclipart-png: the images 'bench photos' and 'index --pooling gordo|solar'
+# train the learned heads on (package learned).
 if [ "${1:-}" = "--peers" ]; then
-	apt_install python3-torch python3-torchvision python3-faiss python3-sklearn
+	apt_install python3-torch python3-torchvision python3-faiss python3-sklearn openclipart-png
 fi
 command -v npm >/dev/null || apt_install npm
 

@@ -24,6 +24,7 @@ import (
 	"github.com/lookalike/lookalike/eval"
 	"github.com/lookalike/lookalike/hashing"
 	"github.com/lookalike/lookalike/imageio"
+	"github.com/lookalike/lookalike/learned"
 	"github.com/lookalike/lookalike/neardup"
 )
 
@@ -149,6 +150,12 @@ func runBenchPhotos(ctx context.Context, o benchOptions, stdout, errw io.Writer)
 		}
 	}
 
+	// Learned heads, trained on images disjoint from the benchmark's.
+	learnedNote, err := learnedRows(ctx, bb, originals, dbImages, o.Seed, add, errw)
+	if err != nil {
+		return err
+	}
+
 	// Compact codes: the shallow hashing methods learn on the database's
 	// R-MAC descriptors (unsupervised), and codes rank by Hamming distance.
 	for _, name := range []string{"lsh", "pcah", "itq"} {
@@ -227,6 +234,7 @@ func runBenchPhotos(ctx context.Context, o benchOptions, stdout, errw io.Writer)
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %.4f | %.4f |\n", r.Name, r.Report.MAPAll, r.Report.PAt1)
 	}
+	fmt.Fprintf(&b, "\n%s\n", learnedNote)
 	fmt.Fprintf(&b, "\n## Indexing throughput\n\n`lookalike index` on the %d copies written as JPEG files (decode, resize to 224x224, MobileNetV2 to its last feature map, GeM), %d cores:\n\n", len(copies), runtime.NumCPU())
 	fmt.Fprintf(&b, "| pipeline | images/s |\n|---|---|\n| lookalike (ONNX Runtime) | %.1f |\n", ours)
 	if torchErr != nil {
@@ -259,6 +267,78 @@ func runBenchPhotos(ctx context.Context, o benchOptions, stdout, errw io.Writer)
 		fmt.Fprintf(stdout, "; pytorch pipeline not measured: %v\n", torchErr)
 	}
 	return nil
+}
+
+// benchHeadTraining is how bench photos trains its learned heads (tests
+// make it small).
+var benchHeadTraining = defaultHeadTraining
+
+// learnedRows trains Gordo et al.'s and SOLAR's heads (package learned) on
+// images disjoint from the benchmark's originals, with edits drawn with
+// seed+1, and adds their rows; it returns the page's paragraph on how
+// they were trained, or on why they were not.
+func learnedRows(ctx context.Context, bb *backbone.Backbone, originals, dbImages []image.Image, seed int64,
+	add func(name string, q, db []float32, dim int) error, errw io.Writer) (string, error) {
+	tr := benchHeadTraining
+	tr.Seed = uint64(seed) + 1
+	if !learned.Exists(tr.Images) {
+		fmt.Fprintf(errw, "  learned heads: not measured, %s is missing (scripts/setup.sh --peers installs openclipart-png)\n", tr.Images)
+		return fmt.Sprintf("Learned heads (Gordo et al., SOLAR): not measured, their training images `%s` are missing (`scripts/setup.sh --peers` installs Debian's openclipart-png).", tr.Images), nil
+	}
+	start := time.Now()
+	set, err := buildHeadSet(ctx, bb, tr, originals, errw)
+	if err != nil {
+		return "", err
+	}
+	extraction := time.Since(start).Seconds()
+	heads := []struct {
+		m          learned.Method
+		name, what string
+	}{
+		{learned.Gordo, "Gordo: R-MAC, learned projection (triplet)",
+			"Gordo et al. 2016: the R-MAC regions' PCA-initialized shift and projection to %d dimensions, triplet ranking loss (margin %g)"},
+		{learned.SOLAR, "SOLAR: SOA, GeM, learned whitening (triplet + SOS)",
+			"SOLAR (Ng et al. 2020): second-order attention block (%d channels), GeM, PCA-initialized whitening to %d dimensions, triplet loss (margin %g) plus %g times the second-order similarity loss"},
+	}
+	var items []string
+	for _, hd := range heads {
+		h, err := trainHead(ctx, set, hd.m, tr, errw)
+		if err != nil {
+			return "", err
+		}
+		x := &album.Extractor{Backbone: bb, Pooling: descriptor.Pooling(hd.m), Head: h}
+		describe := func(imgs []image.Image) ([]float32, error) {
+			var out []float32
+			for _, img := range imgs {
+				v, err := x.Image(img)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v...)
+			}
+			return out, nil
+		}
+		q, err := describe(originals)
+		if err != nil {
+			return "", err
+		}
+		db, err := describe(dbImages)
+		if err != nil {
+			return "", err
+		}
+		if err := add(hd.name, q, db, h.Dim); err != nil {
+			return "", err
+		}
+		c := h.Training.Config
+		what := fmt.Sprintf(hd.what, h.Dim, c.Margin)
+		if hd.m == learned.SOLAR {
+			what = fmt.Sprintf(hd.what, c.Mid, h.Dim, c.Margin, c.Lambda)
+		}
+		items = append(items, fmt.Sprintf("- %s; %d epochs of %d queries, %d tuples of %d hard negatives per step, Adam %g; loss on the first epoch's tuples %.4f before training, %.4f after; %.0f s.",
+			what, c.Epochs, c.Queries, c.Batch, c.Negatives, c.LearningRate, h.Training.Before, h.Training.After, h.Training.Seconds))
+	}
+	return fmt.Sprintf("The learned rows (package `learned`, whose documentation lists where they depart from the papers) train on the frozen backbone's 224x224 feature maps of %d images: %s, picked round-robin over its folders, none within thumbnail cosine 0.9 of a benchmark original. An image's copies are its positives, the other images its negatives; each epoch mines hard negatives with the current model. Editing and describing them took %.0f s.\n\n%s",
+		len(set.Maps), set.Source, extraction, strings.Join(items, "\n")), nil
 }
 
 // centred subtracts the mean of v from each value and L2-normalizes v, in

@@ -39,6 +39,7 @@ type benchOptions struct {
 	Index        string
 	Clients      int
 	Duration     time.Duration
+	ANN          annBenchOptions
 }
 
 // benchReport is what 'bench train' prints.
@@ -59,7 +60,7 @@ type benchReport struct {
 func init() {
 	register(&command{
 		Name:  "bench",
-		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve [--index DIR | --n 1000000 --bits 64] [--clients 16] [--duration 5s]",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench ann [--n 1000000] [--dim 256] [--queries 1000] [--k 10] [--m 16] [--ef-construction 100] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve [--index DIR | --n 1000000 --bits 64] [--clients 16] [--duration 5s]",
 		Short: "Measure training and search speed against PyTorch and FAISS",
 		Long: `
 Bench train trains DSH on the reference network (conv32-bn-relu-pool,
@@ -90,6 +91,23 @@ IndexBinaryHNSW (M 16, efSearch 256). It prints queries/s, recall, build
 time and memory per item of each, and the engine's ratio to FAISS's
 indexes; with --json, qps and recall are the engine's.
 
+Bench ann draws the workload of shared/anchors/faiss_float.py: --n database
+vectors and --queries queries of --dim dimensions (default 256), each one
+of 1000 random centres plus Gaussian noise of deviation 0.7 per dimension,
+scaled to unit length (seed 0). It times exact inner-product search with
+package vector's Flat index (the ground truth), builds package vector's
+HNSW graph (--m, --ef-construction) on all cores, and sweeps efSearch
+(--ef-search, default 10 to 256) measuring queries/s (the fastest of
+--repeat passes, all cores) and recall@k (default k 10) against the ground
+truth. It then hands the very same vectors to FAISS (Debian python3-faiss)
+through temporary files: IndexFlatIP, and IndexHNSWFlat with
+faiss_float.py's M 32 and efConstruction 100 (--faiss-m,
+--faiss-ef-construction) swept over the same efSearch values, its recall
+computed against the same ground truth. It prints each side's build time,
+memory per item and sweep, the queries/s of each at the first efSearch
+reaching --target-recall (default 0.95), and their ratio; with --json,
+qps, recall and ef_search are Lookalike's at that point, faiss_* FAISS's.
+
 Bench photos builds the near-duplicate benchmark of package neardup from the
 photos of --photos (default: python3-skimage's): every original with one
 copy per edit (crop of 10-80%, scale, rotation, flip, JPEG quality 10-90,
@@ -113,6 +131,7 @@ Examples:
 
 	lookalike bench train --epochs 2
 	lookalike bench index --n 1000000 --bits 64 --queries 1000 --k 100
+	lookalike bench ann --n 1000000 --dim 256 --queries 1000
 	lookalike bench quality --methods lsh,pcah,itq --bits 16,32,64
 	lookalike bench photos
 	lookalike bench serve --index photos.idx --clients 16 --duration 5s
@@ -139,6 +158,7 @@ Examples:
 			fs.IntVar(&o.TorchThreads, "torch-threads", runtime.NumCPU(), "threads for PyTorch (Lookalike uses all cores)")
 			fs.StringVar(&o.Python, "python", "/usr/bin/python3", "Python with Debian's python3-torch")
 			fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+			o.ANN.AddFlags(fs)
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {
 				return runBench(ctx, o, args, out, errw)
 			}
@@ -148,7 +168,7 @@ Examples:
 
 func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw io.Writer) error {
 	if len(args) != 1 {
-		return badInput("usage: lookalike bench train|index|quality|photos|serve [flags]")
+		return badInput("usage: lookalike bench train|index|ann|quality|photos|serve [flags]")
 	}
 	if len(o.BitsList) > 0 {
 		o.Bits = o.BitsList[0]
@@ -159,6 +179,8 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 			o.Bits = 64
 		}
 		return runBenchIndex(ctx, o, stdout)
+	case "ann":
+		return runBenchANN(ctx, o, stdout)
 	case "photos":
 		return runBenchPhotos(ctx, o, stdout, errw)
 	case "serve":
@@ -173,7 +195,7 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 		return runBenchQuality(ctx, o, stdout, errw)
 	case "train":
 	default:
-		return badInput("usage: lookalike bench train|index|quality|photos|serve [flags]")
+		return badInput("usage: lookalike bench train|index|ann|quality|photos|serve [flags]")
 	}
 	if o.Bits == 0 {
 		o.Bits = 48

@@ -117,6 +117,9 @@ func runServe(ctx context.Context, o serveOptions, args []string, errw io.Writer
 	}
 	defer bb.Close()
 	x := &album.Extractor{Backbone: bb, Pooling: a.Settings.Pooling, Sizes: a.Settings.Sizes}
+	if x.Head, err = photoHead(o.Index, a); err != nil {
+		return err
+	}
 	logger := log.New(errw, "serve: ", log.LstdFlags)
 	s := server.New(a, x, o.Workers, logger)
 	if o.APIKey != "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/descriptor"
 	"github.com/lookalike/lookalike/imageio"
+	"github.com/lookalike/lookalike/learned"
 )
 
 // A photo index directory holds meta.json (kind "photos") and album.lka,
@@ -30,11 +31,13 @@ const (
 
 // photoOptions are the flags of 'index --index DIR PHOTODIR'.
 type photoOptions struct {
-	Pooling   string
-	Sizes     intList
-	Whiten    int
-	Hash      string
-	PhotoBits int
+	Pooling    string
+	Sizes      intList
+	Whiten     int
+	Hash       string
+	PhotoBits  int
+	Head       string
+	HeadImages string
 	backboneOptions
 }
 
@@ -51,7 +54,9 @@ type backboneOptions struct {
 }
 
 func (o *photoOptions) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Pooling, "pooling", string(descriptor.GeM), "photo folders: pooling of the feature map: mac, spoc, gem or rmac")
+	fs.StringVar(&o.Pooling, "pooling", string(descriptor.GeM), "photo folders: pooling of the feature map: mac, spoc, gem or rmac, or a learned head: gordo (Gordo et al.'s R-MAC with a learned projection) or solar (SOLAR's second-order attention, GeM and learned whitening)")
+	fs.StringVar(&o.Head, "head", "", "photo folders, learned pooling: a trained head file (.lkh) to use, copied into the index (default: the index's own head, or one trained now on --head-images)")
+	fs.StringVar(&o.HeadImages, "head-images", learned.DefaultImages, "photo folders, learned pooling without --head: the images a new head trains on (1,000 of them, each with 3 edited copies; Debian's openclipart-png by default)")
 	fs.Var(&o.Sizes, "scales", "photo folders: input sizes averaged for multi-scale descriptors, e.g. 224,320 (default: the backbone's size)")
 	fs.IntVar(&o.Whiten, "whiten", 0, "photo folders: learn PCA whitening to this many dimensions on the folder's descriptors (0: none)")
 	fs.StringVar(&o.Hash, "hash", "", "photo folders: also learn binary codes of the descriptors with this unsupervised shallow method (lsh, pcah, itq, sh) and rank by Hamming distance")
@@ -117,9 +122,12 @@ func (o *backboneOptions) open() (*backbone.Backbone, error) {
 // runIndexPhotos indexes the photo folder root into the directory dir,
 // incrementally when dir already holds an index of it made the same way.
 func runIndexPhotos(ctx context.Context, o photoOptions, dir, root string, errw io.Writer) error {
-	pooling, err := descriptor.ParsePooling(o.Pooling)
+	pooling, method, err := parsePhotoPooling(o.Pooling)
 	if err != nil {
-		return badInput("%v", err)
+		return err
+	}
+	if o.Head != "" && method == "" {
+		return badInput("--head goes with a learned pooling (--pooling gordo or solar)")
 	}
 	st, err := os.Stat(root)
 	if err != nil || !st.IsDir() {
@@ -153,6 +161,15 @@ func runIndexPhotos(ctx context.Context, o photoOptions, dir, root string, errw 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	var head *learned.Head
+	if method != "" {
+		if head, err = indexHead(ctx, o, method, dir, bb, errw); err != nil {
+			return err
+		}
+		if settings.Head, err = head.ID(); err != nil {
+			return err
+		}
+	}
 	path := filepath.Join(dir, albumFile)
 	a, err := album.Load(path)
 	switch {
@@ -167,6 +184,9 @@ func runIndexPhotos(ctx context.Context, o photoOptions, dir, root string, errw 
 		a.Settings.Whiten, a.Settings.Hash, a.Settings.Bits = settings.Whiten, settings.Hash, settings.Bits
 	}
 	x := &album.Extractor{Backbone: bb, Pooling: pooling, Sizes: settings.Sizes, Limits: imageio.DefaultLimits}
+	if head != nil {
+		x.Head = head
+	}
 	save := func(a *album.Album) error {
 		if err := a.Save(path); err != nil {
 			return err
@@ -201,7 +221,7 @@ func descriptorDim(a *album.Album) int {
 }
 
 func sameSettings(a, b album.Settings) bool {
-	if a.Backbone != b.Backbone || a.Pooling != b.Pooling || len(a.Sizes) != len(b.Sizes) {
+	if a.Backbone != b.Backbone || a.Pooling != b.Pooling || a.Head != b.Head || len(a.Sizes) != len(b.Sizes) {
 		return false
 	}
 	for i := range a.Sizes {
@@ -246,6 +266,9 @@ func searchPhotos(o searchOptions, args []string, stdout io.Writer) error {
 		return badInput("read image %s: %v", args[0], err)
 	}
 	x := &album.Extractor{Backbone: bb, Pooling: a.Settings.Pooling, Sizes: a.Settings.Sizes}
+	if x.Head, err = photoHead(o.Index, a); err != nil {
+		return err
+	}
 	q, err := x.Image(img)
 	if err != nil {
 		return err
