@@ -167,7 +167,7 @@ func TestRun_FashionMNIST(t *testing.T) {
 	}
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.lkm")
-	code, _, stderr := runCLI(t, "train", "--bits", "16", "--filters", "8,16", "--hidden", "64",
+	code, _, stderr := runCLI(t, "train", "--bits", "16", "--lr-schedule", "constant", "--filters", "8,16", "--hidden", "64",
 		"--epochs", "1", "--out", model, "--quiet")
 	if code != 0 {
 		t.Fatalf("train: exit %d: %s", code, stderr)
