@@ -66,10 +66,20 @@
 //
 // # Figures
 //
-// lookalike bench ann --n 1000000 --dim 256 --queries 1000 (same vectors,
-// same run, 2 cores, FAISS 1.7.3 from Debian with 2 OpenMP threads):
+// lookalike bench ann --n 1000000 --dim 256 --queries 1000: the same
+// vectors and the same efSearch sweep on both sides, in the same run, on
+// the 2-core development machine (shared with other work, so figures
+// move by 10-20% between runs); FAISS 1.7.3 from Debian, 2 OpenMP threads.
+// Queries/s at the first efSearch reaching recall@10 0.95:
 //
-//	FIGURES
+//	                               build   bytes/item  efSearch  recall  queries/s
+//	lookalike HNSW (M 32, efC 100)  190 s     1293        56      0.954    6,167
+//	faiss IndexHNSWFlat (M 32, 100) 680 s     1296        64      0.958      804
+//
+// that is 7.7 times FAISS's rate at the same recall, with the same graph
+// parameters, built 3.6 times faster. Exact search over the million:
+// Flat 99 queries/s, FAISS IndexFlatIP 44 (the same top 10 for every
+// query). The graph's file is 1.29 GB, saved in 3.3 s and loaded in 2.8 s.
 //
 // # Files
 //
