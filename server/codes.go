@@ -149,14 +149,9 @@ type CodeResult struct {
 // multipart form with an "image" file when the store has a model; k comes
 // from the query parameter or the JSON body (default 10, at most 1000).
 func (s *StoreServer) search(w http.ResponseWriter, r *http.Request) {
-	k := 10
-	if v := r.URL.Query().Get("k"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			fail(w, http.StatusBadRequest, "k must be an integer in 1..1000, got %q", v)
-			return
-		}
-		k = n
+	k, ok := queryK(w, r)
+	if !ok {
+		return
 	}
 	var q []uint64
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {

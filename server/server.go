@@ -185,19 +185,29 @@ type Result struct {
 	Distance *int    `json:"distance,omitempty"`
 }
 
+// queryK reads the query parameter k (default 10, at most 1000); on a bad
+// value it answers 400 and returns false.
+func queryK(w http.ResponseWriter, r *http.Request) (int, bool) {
+	v := r.URL.Query().Get("k")
+	if v == "" {
+		return 10, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		fail(w, http.StatusBadRequest, "k must be an integer in 1..1000, got %q", v)
+		return 0, false
+	}
+	return n, true
+}
+
 // search answers POST /v1/search: a multipart form with an "image" file,
 // or a JSON body {"id": N, "k": K}; the query parameter k (default 10)
 // sets the number of results. The body is bounded before anything parses
 // it.
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
-	k := 10
-	if v := r.URL.Query().Get("k"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			fail(w, http.StatusBadRequest, "k must be an integer in 1..1000, got %q", v)
-			return
-		}
-		k = n
+	k, ok := queryK(w, r)
+	if !ok {
+		return
 	}
 	var q []float32
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
