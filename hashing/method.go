@@ -76,6 +76,42 @@ type Batch struct {
 	// labels, the rest being unlabelled (semi-supervised methods); 0 means
 	// all.
 	Labelled int
+	// Images holds the batch's input images [rows, height, width,
+	// channels], scaled to [0, 1], for losses that compare the images
+	// themselves (reconstruction, generative models). Nil when the caller
+	// has none.
+	Images *Node
+	// Index holds each row's position in the training set [rows] (int32),
+	// for methods that keep per-image state such as target codes (SADH);
+	// unlabelled extra images are Unlabelled. Nil when the caller has none.
+	Index *Node
+	// Views is the number of views of each image in the batch (1 when the
+	// method is not an Augmenter): the rows are Views blocks of equal
+	// size, the first holding the images as drawn and block v their
+	// Augment(v) copies, in the same order.
+	Views int
+}
+
+// Augmenter is a deep method that trains on transformed copies of each
+// image next to the image itself, as DeepBit does on rotated ones: the
+// trainer appends Views()-1 blocks of copies to every batch (Batch.Views).
+type Augmenter interface {
+	Deep
+	// Views is the number of views of each image, the image itself
+	// included; at least 1.
+	Views() int
+	// Augment writes into dst the view-th copy (1 <= view < Views()) of
+	// src, an image of height x width x channels values in [0, 1]; dst and
+	// src have the same length.
+	Augment(dst, src []float32, height, width, channels, view int)
+}
+
+// ViewsOf returns how many views of each image m trains on.
+func ViewsOf(m Method) int {
+	if a, ok := m.(Augmenter); ok {
+		return max(a.Views(), 1)
+	}
+	return 1
 }
 
 // StepOrZero returns b.Step, or a zero scalar when it is nil.

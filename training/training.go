@@ -229,7 +229,10 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 	if err != nil {
 		return nil, err
 	}
-	modelFn := func(scope *model.Scope, x *Node) *Node { return opt.build(c.Net, scope.In(encoder.Scope), x) }
+	// The images go on to the loss too (Batch.Images).
+	modelFn := func(scope *model.Scope, x *Node) (*Node, *Node) {
+		return opt.build(c.Net, scope.In(encoder.Scope), x), x
+	}
 	n, size := set.Len(), set.ImageSize()
 	steps := n / c.BatchSize
 	extra := c.unlabelledPerBatch()
@@ -242,6 +245,8 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		}
 		order = &unlabelledOrder{seed: uint64(c.Seed), n: c.Unlabelled.Len()}
 	}
+	views := hashing.ViewsOf(c.Method)
+	augmenter, _ := c.Method.(hashing.Augmenter)
 	lossFn := func(labels, predictions []*Node) *Node {
 		u := predictions[0]
 		// The optimizer increments the global step after the loss is
@@ -250,12 +255,15 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		return c.Method.Loss(hashing.Batch{
 			U: u, Labels: labels[0], Step: step, Steps: c.Epochs * steps, Scope: store.Scope("/" + methodScope),
 			Bits: c.bits(), Classes: nclasses, Labelled: c.BatchSize,
+			Images: predictions[1], Index: labels[1], Views: views,
 		})
 	}
 	trainer := train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
 	lrVar := optimizer.LearningRateVarWithValue(store.RootScope(), dtypes.Float32, c.LearningRate)
-	x := make([]float32, (c.BatchSize+extra)*size)
-	y := make([]int32, c.BatchSize+extra)
+	rows := (c.BatchSize + extra) * views
+	x := make([]float32, rows*size)
+	y := make([]int32, rows)
+	index := make([]int32, rows)
 	bar := newProgress(c.Progress, c.Epochs*steps)
 	start := time.Now()
 	runStep := 0
@@ -272,17 +280,25 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 			bs := len(members)
 			for i, p := range members {
 				copy(x[i*size:(i+1)*size], set.Image(p))
-				y[i] = set.Labels[p]
+				y[i], index[i] = set.Labels[p], int32(p)
 			}
 			for i := range extra {
 				p := order.at((epoch*steps+s)*extra + i)
 				copy(x[(bs+i)*size:(bs+i+1)*size], c.Unlabelled.Image(p))
-				y[bs+i] = hashing.Unlabelled
+				y[bs+i], index[bs+i] = hashing.Unlabelled, hashing.Unlabelled
 			}
 			bs += extra
+			for v := 1; v < views; v++ {
+				for i := range bs {
+					r := v*bs + i
+					augmenter.Augment(x[r*size:(r+1)*size], x[i*size:(i+1)*size], set.Height, set.Width, set.Channels, v)
+					y[r], index[r] = y[i], index[i]
+				}
+			}
+			bs *= views
 			batch := train.Batch{
 				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x[:bs*size], bs, set.Height, set.Width, set.Channels)},
-				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y[:bs], bs)},
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y[:bs], bs), tensors.FromFlatDataAndDimensions(index[:bs], bs)},
 			}
 			if c.Schedule == "cosine" {
 				if err := lrVar.SetValue(tensors.FromScalar(float32(c.rate(epoch*steps+s, c.Epochs*steps)))); err != nil {

@@ -328,3 +328,18 @@ func TestRun_DeepMethods(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaultEpochs(t *testing.T) {
+	for _, c := range []struct{ n, want int }{
+		{5000, 30},  // fmnist-1k: the reference's 30 epochs
+		{60000, 2},  // fmnist-full: 150,000 / 60,000 rounded down
+		{100, 30},   // a small folder: capped
+		{200000, 1}, // more images than the budget: one pass
+		{0, 30},     // no images (rejected later): the cap
+		{7500, 20},  // 150,000 / 7,500
+	} {
+		if got := defaultEpochs(c.n); got != c.want {
+			t.Errorf("defaultEpochs(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+}
