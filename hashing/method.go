@@ -106,6 +106,19 @@ type Augmenter interface {
 	Augment(dst, src []float32, height, width, channels, view int)
 }
 
+// Pruner is a deep method that, once the network is trained, keeps only
+// some of its output bits, as DRDH removes the redundant ones: the trainer
+// runs the trained network over the training images, asks Prune which
+// bits to keep, and drops the other outputs from the network's output
+// layer, so the model file's codes have len(keep) bits.
+type Pruner interface {
+	Deep
+	// Prune returns the positions (ascending, distinct, within [0, bits))
+	// of the output bits to keep, given the network's outputs [n, bits]
+	// over the n training images and their labels.
+	Prune(outputs []float32, n, bits int, labels []int32, seed int64) (keep []int, err error)
+}
+
 // ViewsOf returns how many views of each image m trains on.
 func ViewsOf(m Method) int {
 	if a, ok := m.(Augmenter); ok {

@@ -72,6 +72,9 @@ type Config struct {
 	// OnStep, when set, is called after every step with the step number
 	// of this run (from 1) and the step's batch size, for benchmarks.
 	OnStep func(step, batch int)
+	// OnEpoch, when set, is called after every epoch (from 1) with the
+	// model as it stands, for learning curves; an error stops training.
+	OnEpoch func(epoch int, m *modelfile.Model) error
 }
 
 // NewConfig returns the defaults for method and bits: those of the PyTorch
@@ -339,8 +342,33 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 				return nil, err
 			}
 		}
+		if c.OnEpoch != nil {
+			m, err := result(c, set, store, epoch+1, elapsed+time.Since(start).Seconds())
+			if err == nil {
+				err = c.OnEpoch(epoch+1, m)
+			}
+			if err != nil {
+				bar.done()
+				return nil, fmt.Errorf("training: epoch %d: %w", epoch+1, err)
+			}
+		}
 	}
 	bar.done()
+	m, err := result(c, set, store, c.Epochs, elapsed+time.Since(start).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := c.Method.(hashing.Pruner); ok {
+		if err := prune(c, p, backend, store, set, m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// result returns the model of store after epoch epochs: the network's
+// variables and the method's own.
+func result(c Config, set *dataset.Set, store *model.Store, epoch int, seconds float64) (*modelfile.Model, error) {
 	vars, err := modelfile.FromStore(store, "/"+encoder.Scope+"/")
 	if err != nil {
 		return nil, err
@@ -349,19 +377,83 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 	if err != nil {
 		return nil, err
 	}
-	vars = append(vars, own...)
-	return &modelfile.Model{Header: c.header(set, c.Epochs, elapsed+time.Since(start).Seconds()), Variables: vars}, nil
+	return &modelfile.Model{Header: c.header(set, epoch, seconds), Variables: append(vars, own...)}, nil
 }
 
-// refit runs the network in inference mode over the training images and
-// hands its outputs to the method's closed-form refit of its own
-// variables.
-func refit(c Config, r hashing.Refitter, backend compute.Backend, store *model.Store, set *dataset.Set) error {
+// prune asks p which output bits of the trained network to keep and
+// removes the others from m's output layer.
+func prune(c Config, p hashing.Pruner, backend compute.Backend, store *model.Store, set *dataset.Set, m *modelfile.Model) error {
+	bits := c.Net.Outputs
+	outputs, err := networkOutputs(c, backend, store, set)
+	if err != nil {
+		return fmt.Errorf("training: prune: %w", err)
+	}
+	keep, err := p.Prune(outputs, set.Len(), bits, set.Labels, c.Seed)
+	if err != nil {
+		return fmt.Errorf("training: prune: %w", err)
+	}
+	if err := KeepOutputs(m, keep); err != nil {
+		return fmt.Errorf("training: prune: %w", err)
+	}
+	return nil
+}
+
+// KeepOutputs cuts the output layer of m's network down to the outputs
+// at positions keep (ascending, distinct), and records the new code
+// length in the header.
+func KeepOutputs(m *modelfile.Model, keep []int) error {
+	bits := m.Header.Network.Outputs
+	if len(keep) == 0 {
+		return errors.New("no output kept")
+	}
+	for i, k := range keep {
+		if k < 0 || k >= bits || (i > 0 && k <= keep[i-1]) {
+			return fmt.Errorf("outputs to keep %v are not ascending positions below %d", keep, bits)
+		}
+	}
+	prefix := "/" + encoder.Scope + "/"
+	cut := 0
+	for i := range m.Variables {
+		v := &m.Variables[i]
+		if !strings.HasPrefix(v.Name, prefix) {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(v.Name, "_out/weights") && len(v.Dims) == 2 && v.Dims[1] == bits:
+			rows := v.Dims[0]
+			vals := make([]uint64, 0, rows*len(keep))
+			for r := range rows {
+				for _, k := range keep {
+					vals = append(vals, v.Values[r*bits+k])
+				}
+			}
+			v.Values, v.Dims = vals, []int{rows, len(keep)}
+			cut++
+		case strings.HasSuffix(v.Name, "_out/biases") && len(v.Dims) == 1 && v.Dims[0] == bits:
+			vals := make([]uint64, len(keep))
+			for i, k := range keep {
+				vals[i] = v.Values[k]
+			}
+			v.Values, v.Dims = vals, []int{len(keep)}
+			cut++
+		}
+	}
+	if cut != 2 {
+		return fmt.Errorf("network has no single output layer of %d units to cut (found %d of its 2 variables)", bits, cut)
+	}
+	m.Header.Network.Outputs = len(keep)
+	m.Header.Bits = len(keep)
+	return nil
+}
+
+// networkOutputs runs the network in inference mode over the training
+// images and returns its outputs [n, Net.Outputs].
+func networkOutputs(c Config, backend compute.Backend, store *model.Store, set *dataset.Set) ([]float32, error) {
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
 		return c.Net.Build(scope.In(encoder.Scope), x)
 	})
 	if err != nil {
-		return fmt.Errorf("refit: %w", err)
+		return nil, err
 	}
 	n, size, dim := set.Len(), set.ImageSize(), c.Net.Outputs
 	outputs := make([]float32, 0, n*dim)
@@ -370,15 +462,27 @@ func refit(c Config, r hashing.Refitter, backend compute.Backend, store *model.S
 		hi := min(lo+chunk, n)
 		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(set.Pixels[lo*size:hi*size], hi-lo, set.Height, set.Width, set.Channels))
 		if err != nil {
-			return fmt.Errorf("refit: run the network: %w", err)
+			return nil, fmt.Errorf("run the network: %w", err)
 		}
 		out, err := tensors.CopyFlatData[float32](res[0])
 		res[0].FinalizeAll()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		outputs = append(outputs, out...)
 	}
+	return outputs, nil
+}
+
+// refit runs the network in inference mode over the training images and
+// hands its outputs to the method's closed-form refit of its own
+// variables.
+func refit(c Config, r hashing.Refitter, backend compute.Backend, store *model.Store, set *dataset.Set) error {
+	outputs, err := networkOutputs(c, backend, store, set)
+	if err != nil {
+		return fmt.Errorf("refit: %w", err)
+	}
+	n := set.Len()
 	prefix := "/" + methodScope + "/"
 	vars := map[string][]float32{}
 	dims := map[string][]int{}
