@@ -162,14 +162,18 @@ func (s *StoreServer) search(w http.ResponseWriter, r *http.Request) {
 		}
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil || (body.ID == nil) == (body.Code == nil) {
+		err := dec.Decode(&body)
+		if timedOut(err) {
+			fail(w, http.StatusRequestTimeout, "request too slow: the body did not arrive within the server's read timeout")
+			return
+		}
+		if err != nil || (body.ID == nil) == (body.Code == nil) {
 			fail(w, http.StatusBadRequest, "want a JSON body {\"id\": N, \"k\": K} or {\"code\": \"HEX\", \"k\": K}: %v", err)
 			return
 		}
 		if body.K > 0 {
 			k = min(body.K, 1000)
 		}
-		var err error
 		if body.ID != nil {
 			if q, err = s.st.Code(*body.ID); err != nil {
 				fail(w, http.StatusNotFound, "no item %d", *body.ID)

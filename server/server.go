@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -217,7 +218,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil || body.ID == nil {
+		err := dec.Decode(&body)
+		if timedOut(err) {
+			fail(w, http.StatusRequestTimeout, "request too slow: the body did not arrive within the server's read timeout")
+			return
+		}
+		if err != nil || body.ID == nil {
 			fail(w, http.StatusBadRequest, "want a JSON body {\"id\": N, \"k\": K}: %v", err)
 			return
 		}
@@ -297,6 +303,9 @@ func upload(w http.ResponseWriter, r *http.Request) (image.Image, int, error) {
 		if errors.As(err, &tooBig) {
 			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("upload over %d bytes", MaxUpload)
 		}
+		if timedOut(err) {
+			return nil, http.StatusRequestTimeout, errors.New("upload too slow: the request did not arrive within the server's read timeout")
+		}
 		return nil, http.StatusBadRequest, fmt.Errorf("want a multipart form with an image file in field \"image\": %v", err)
 	}
 	defer f.Close()
@@ -315,6 +324,13 @@ func upload(w http.ResponseWriter, r *http.Request) (image.Image, int, error) {
 		return nil, http.StatusUnsupportedMediaType, err
 	}
 	return img, 0, nil
+}
+
+// timedOut reports whether err comes from a connection's read deadline, as
+// when a client sends its body slower than the server's read timeout.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // image serves stored image id: its file under the album's root, which a

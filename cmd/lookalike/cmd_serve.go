@@ -126,7 +126,7 @@ func runServe(ctx context.Context, o serveOptions, args []string, errw io.Writer
 		s.EnableChanges(server.Changes{APIKey: o.APIKey, AlbumPath: filepath.Join(o.Index, albumFile),
 			Saved: func(a *album.Album) error { return updateMetaCount(o.Index, len(a.Entries)) }})
 	}
-	srv := newHTTPServer(s.Handler())
+	srv := newHTTPServer(s.Handler(), defaultServeTimeouts)
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return inputError{err}
@@ -156,7 +156,7 @@ func serveStore(ctx context.Context, o serveOptions, errw io.Writer) error {
 	}
 	s := server.NewStore(st, server.StoreConfig{APIKey: o.APIKey, Encode: encode, Info: info, Encoders: o.Workers, Logger: logger})
 	defer s.Close()
-	srv := newHTTPServer(s.Handler())
+	srv := newHTTPServer(s.Handler(), defaultServeTimeouts)
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return inputError{err}
@@ -165,14 +165,25 @@ func serveStore(ctx context.Context, o serveOptions, errw io.Writer) error {
 	return serveUntilDone(ctx, srv, ln, logger)
 }
 
-// newHTTPServer bounds what a slow or hostile client can hold.
-func newHTTPServer(h http.Handler) *http.Server {
+// serveTimeouts bound how long a client may hold a connection: to send
+// its headers, its whole request (a 60 s upload is 10 MB at 1.4 Mbit/s),
+// to take the response, and idle between requests.
+type serveTimeouts struct {
+	Header, Read, Write, Idle time.Duration
+}
+
+var defaultServeTimeouts = serveTimeouts{Header: 10 * time.Second, Read: 60 * time.Second, Write: 60 * time.Second, Idle: 120 * time.Second}
+
+// newHTTPServer bounds what a slow or hostile client can hold. A client
+// too slow with its headers is disconnected (net/http answers nothing, as
+// there is no request yet); one too slow with its body gets 408.
+func newHTTPServer(h http.Handler, t serveTimeouts) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: t.Header,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    1 << 16,
 	}
 }
