@@ -113,7 +113,11 @@ photos of --photos (default: python3-skimage's): every original with one
 copy per edit (crop of 10-80%, scale, rotation, flip, JPEG quality 10-90,
 colour change, blur, overlaid text), drawn with --seed. Each original
 queries all copies; it prints mAP and top-1 for raw pixels, the default
-model's features and each pooling, multi-scale and whitened, then times
+model's features and each pooling, multi-scale and whitened, and the
+learned heads of package learned (Gordo et al.'s R-MAC projection and
+SOLAR's attention and whitening, trained on openclipart-png images
+disjoint from the benchmark's, with the same kinds of edits; skipped with
+a note when those images are missing), then times
 'index' on the copies (decode, resize, inference) next to the PyTorch
 pipeline (scripts/torch_mobilenet_pipeline.py: PIL and torchvision's
 MobileNetV2 at the same input size) and writes --report.
