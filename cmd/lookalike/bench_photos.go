@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -151,7 +152,7 @@ func runBenchPhotos(ctx context.Context, o benchOptions, stdout, errw io.Writer)
 	}
 
 	// Learned heads, trained on images disjoint from the benchmark's.
-	learnedNote, err := learnedRows(ctx, bb, originals, dbImages, o.Seed, add, errw)
+	learnedNote, headSet, err := learnedRows(ctx, bb, originals, dbImages, o.Seed, add, errw)
 	if err != nil {
 		return err
 	}
@@ -197,6 +198,16 @@ func runBenchPhotos(ctx context.Context, o benchOptions, stdout, errw io.Writer)
 		}
 	}
 
+	// Codes of every asked method learned on descriptors, with labels:
+	// the head training set's R-MAC descriptors, an image's copies its
+	// class.
+	var vectorNote string
+	if headSet != nil {
+		if vectorNote, err = vectorCodeRows(ctx, o, headSet, rmacQ, rmacDB, rmacDim, qLabels, dbLabels, &rows, errw); err != nil {
+			return err
+		}
+	}
+
 	// Throughput of indexing (decode, resize, inference) on the copies
 	// written as JPEG files, next to the PyTorch pipeline on the same files.
 	dir, err := os.MkdirTemp("", "lookalike-neardup")
@@ -235,6 +246,9 @@ func runBenchPhotos(ctx context.Context, o benchOptions, stdout, errw io.Writer)
 		fmt.Fprintf(&b, "| %s | %.4f | %.4f |\n", r.Name, r.Report.MAPAll, r.Report.PAt1)
 	}
 	fmt.Fprintf(&b, "\n%s\n", learnedNote)
+	if vectorNote != "" {
+		fmt.Fprintf(&b, "\n%s\n", vectorNote)
+	}
 	fmt.Fprintf(&b, "\n## Indexing throughput\n\n`lookalike index` on the %d copies written as JPEG files (decode, resize to 224x224, MobileNetV2 to its last feature map, GeM), %d cores:\n\n", len(copies), runtime.NumCPU())
 	fmt.Fprintf(&b, "| pipeline | images/s |\n|---|---|\n| lookalike (ONNX Runtime) | %.1f |\n", ours)
 	if torchErr != nil {
@@ -276,19 +290,20 @@ var benchHeadTraining = defaultHeadTraining
 // learnedRows trains Gordo et al.'s and SOLAR's heads (package learned) on
 // images disjoint from the benchmark's originals, with edits drawn with
 // seed+1, and adds their rows; it returns the page's paragraph on how
-// they were trained, or on why they were not.
+// they were trained, or on why they were not, and their training set (nil
+// when its images are missing).
 func learnedRows(ctx context.Context, bb *backbone.Backbone, originals, dbImages []image.Image, seed int64,
-	add func(name string, q, db []float32, dim int) error, errw io.Writer) (string, error) {
+	add func(name string, q, db []float32, dim int) error, errw io.Writer) (string, *learned.Set, error) {
 	tr := benchHeadTraining
 	tr.Seed = uint64(seed) + 1
 	if !learned.Exists(tr.Images) {
 		fmt.Fprintf(errw, "  learned heads: not measured, %s is missing (scripts/setup.sh --peers installs openclipart-png)\n", tr.Images)
-		return fmt.Sprintf("Learned heads (Gordo et al., SOLAR): not measured, their training images `%s` are missing (`scripts/setup.sh --peers` installs Debian's openclipart-png).", tr.Images), nil
+		return fmt.Sprintf("Learned heads (Gordo et al., SOLAR): not measured, their training images `%s` are missing (`scripts/setup.sh --peers` installs Debian's openclipart-png).", tr.Images), nil, nil
 	}
 	start := time.Now()
 	set, err := buildHeadSet(ctx, bb, tr, originals, errw)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	extraction := time.Since(start).Seconds()
 	heads := []struct {
@@ -304,7 +319,7 @@ func learnedRows(ctx context.Context, bb *backbone.Backbone, originals, dbImages
 	for _, hd := range heads {
 		h, err := trainHead(ctx, set, hd.m, tr, errw)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		x := &album.Extractor{Backbone: bb, Pooling: descriptor.Pooling(hd.m), Head: h}
 		describe := func(imgs []image.Image) ([]float32, error) {
@@ -320,14 +335,14 @@ func learnedRows(ctx context.Context, bb *backbone.Backbone, originals, dbImages
 		}
 		q, err := describe(originals)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		db, err := describe(dbImages)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if err := add(hd.name, q, db, h.Dim); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		c := h.Training.Config
 		what := fmt.Sprintf(hd.what, h.Dim, c.Margin)
@@ -338,7 +353,7 @@ func learnedRows(ctx context.Context, bb *backbone.Backbone, originals, dbImages
 			what, c.Epochs, c.Queries, c.Batch, c.Negatives, c.LearningRate, h.Training.Before, h.Training.After, h.Training.Seconds))
 	}
 	return fmt.Sprintf("The learned rows (package `learned`, whose documentation lists where they depart from the papers) train on the frozen backbone's 224x224 feature maps of %d images: %s, picked round-robin over its folders, none within thumbnail cosine 0.9 of a benchmark original. An image's copies are its positives, the other images its negatives; each epoch mines hard negatives with the current model. Editing and describing them took %.0f s.\n\n%s",
-		len(set.Maps), set.Source, extraction, strings.Join(items, "\n")), nil
+		len(set.Maps), set.Source, extraction, strings.Join(items, "\n")), set, nil
 }
 
 // centred subtracts the mean of v from each value and L2-normalizes v, in
@@ -453,4 +468,65 @@ func torchPipelineRate(ctx context.Context, o benchOptions, dir string) (string,
 	}
 	rate, _ := strconv.ParseFloat(m[2], 64)
 	return m[1], rate, nil
+}
+
+// photoCodeMethods are the methods whose codes bench photos learns on
+// descriptors unless --methods names others.
+var photoCodeMethods = []string{"lsh", "itq", "sdh", "dsh", "hashnet"}
+
+// vectorCodeRows trains the asked hashing methods (o.Methods, default
+// photoCodeMethods) at 64 bits on the R-MAC descriptors of the learned
+// heads' training set, an image's edited copies sharing its label, and
+// adds a row for the codes each gives the benchmark. It returns the
+// page's paragraph on them.
+func vectorCodeRows(ctx context.Context, o benchOptions, set *learned.Set, q, db []float32, dim int, qLabels, dbLabels []int32, rows *[]photoRow, errw io.Writer) (string, error) {
+	const bits = 64
+	x := make([]float32, 0, len(set.Maps)*dim)
+	labels := make([]int32, len(set.Maps))
+	for i, m := range set.Maps {
+		v := descriptor.Pool(descriptor.RMAC, m)
+		descriptor.Normalize(v)
+		if len(v) != dim {
+			return "", fmt.Errorf("bench photos: training descriptor of %d values, benchmark ones of %d", len(v), dim)
+		}
+		x = append(x, v...)
+		labels[i] = int32(set.Groups[i])
+	}
+	methods := photoCodeMethods
+	if o.Methods != "" {
+		methods = strings.Split(o.Methods, ",")
+	}
+	var skipped []string
+	for _, name := range methods {
+		start := time.Now()
+		code, err := fitVectors(ctx, name, bits, x, dim, labels, o.Seed, 0)
+		if errors.Is(err, errNotOnVectors) {
+			skipped = append(skipped, err.Error())
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("bench photos: %s on descriptors: %w", name, err)
+		}
+		qc, err := code(q)
+		if err != nil {
+			return "", err
+		}
+		dc, err := code(db)
+		if err != nil {
+			return "", err
+		}
+		r, err := eval.Hamming(qc, qLabels, dc, dbLabels)
+		if err != nil {
+			return "", err
+		}
+		row := fmt.Sprintf("R-MAC -> %s %d-bit codes, trained on the heads' images", strings.ToUpper(name), bits)
+		*rows = append(*rows, photoRow{row, r})
+		fmt.Fprintf(errw, "  %-28s mAP %.4f  top-1 %.4f  (%.0f s)\n", row, r.MAPAll, r.PAt1, time.Since(start).Seconds())
+	}
+	note := fmt.Sprintf("The rows \"trained on the heads' images\" learn %d-bit codes on the R-MAC descriptors of the learned heads' %d training images, an image and its edited copies sharing a label (%d labels) for the supervised methods: shallow methods fit on the descriptors as on pixels, deep methods train the reference network's fully connected part (%d -> %d -> %d) with train's defaults (seed %d).",
+		bits, len(set.Maps), len(set.Queries), dim, vectorHidden, bits, o.Seed)
+	if len(skipped) > 0 {
+		note += " Not measured: " + strings.Join(skipped, "; ") + "."
+	}
+	return note, nil
 }

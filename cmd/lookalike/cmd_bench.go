@@ -40,6 +40,8 @@ type benchOptions struct {
 	Clients      int
 	Duration     time.Duration
 	ANN          annBenchOptions
+	Every        int
+	Base         string
 }
 
 // benchReport is what 'bench train' prints.
@@ -60,7 +62,7 @@ type benchReport struct {
 func init() {
 	register(&command{
 		Name:  "bench",
-		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench ann [--n 1000000] [--dim 256] [--queries 1000] [--k 10] [--m 16] [--ef-construction 100] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve [--index DIR | --n 1000000 --bits 64] [--clients 16] [--duration 5s]",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench ann [--n 1000000] [--dim 256] [--queries 1000] [--k 10] [--m 16] [--ef-construction 100] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve [--index DIR | --n 1000000 --bits 64] [--clients 16] [--duration 5s]\n       lookalike bench curve --methods gah,dsh [--bits 48] [--epochs 30] [--every 5] [--base dsh]",
 		Short: "Measure training and search speed against PyTorch and FAISS",
 		Long: `
 Bench train trains DSH on the reference network (conv32-bn-relu-pool,
@@ -117,7 +119,10 @@ model's features and each pooling, multi-scale and whitened, and the
 learned heads of package learned (Gordo et al.'s R-MAC projection and
 SOLAR's attention and whitening, trained on openclipart-png images
 disjoint from the benchmark's, with the same kinds of edits; skipped with
-a note when those images are missing), then times
+a note when those images are missing) and, on those training images'
+R-MAC descriptors with an image's copies as its class, 64-bit codes of
+the hashing methods of --methods (deep ones train the reference network's
+fully connected part on the descriptors), then times
 'index' on the copies (decode, resize, inference) next to the PyTorch
 pipeline (scripts/torch_mobilenet_pipeline.py: PIL and torchvision's
 MobileNetV2 at the same input size) and writes --report.
@@ -131,6 +136,14 @@ directory, and reopens it as a restarted server would; for a code store it
 also prints how many queries each batched scan answered. The clients run
 in the same process: they share the cores with the server.
 
+Bench curve trains each deep method of --methods (seed --seed, --epochs
+epochs, default 30) and, after every --every epochs (default 5) and the
+last, evaluates mAP@all of the model so far as 'lookalike eval' does
+(queries and database encoded, Hamming ranking). It prints a table of
+training step against mAP@all per method, and the step at which each
+method first reaches the final mAP@all of the base method (--base, default
+the last of --methods): a measure of how fast each converges.
+
 Examples:
 
 	lookalike bench train --epochs 2
@@ -139,12 +152,13 @@ Examples:
 	lookalike bench quality --methods lsh,pcah,itq --bits 16,32,64
 	lookalike bench photos
 	lookalike bench serve --index photos.idx --clients 16 --duration 5s
-	lookalike bench serve --n 1000000 --bits 64 --clients 16 --duration 10s`,
+	lookalike bench serve --n 1000000 --bits 64 --clients 16 --duration 10s
+	lookalike bench curve --methods gah,dsh --bits 48 --epochs 30 --every 5`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o benchOptions
 			o.dataOptions.AddFlags(fs, "training images")
 			fs.Var(&o.BitsList, "bits", "code length (default 48 for train, 64 for index and serve); for quality a comma-separated list (default 16,32,48,64)")
-			fs.StringVar(&o.Methods, "methods", "", "quality: comma-separated methods (default all)")
+			fs.StringVar(&o.Methods, "methods", "", "quality: comma-separated methods (default all); photos: methods whose codes learn on descriptors (default lsh,itq,sdh,dsh,hashnet)")
 			fs.StringVar(&o.Out, "out", "docs/results.md", "quality: results page to write (plots go beside it)")
 			fs.Int64Var(&o.Seed, "seed", 0, "quality: training seed; photos: edit seed")
 			fs.IntVar(&o.N, "n", 1_000_000, "index, serve: database codes")
@@ -162,6 +176,8 @@ Examples:
 			fs.IntVar(&o.TorchThreads, "torch-threads", runtime.NumCPU(), "threads for PyTorch (Lookalike uses all cores)")
 			fs.StringVar(&o.Python, "python", "/usr/bin/python3", "Python with Debian's python3-torch")
 			fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+			fs.IntVar(&o.Every, "every", 5, "curve: evaluate after every this many epochs (and the last)")
+			fs.StringVar(&o.Base, "base", "", "curve: method whose final mAP the others race to (default the last of --methods)")
 			o.ANN.AddFlags(fs)
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {
 				return runBench(ctx, o, args, out, errw)
@@ -172,7 +188,7 @@ Examples:
 
 func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw io.Writer) error {
 	if len(args) != 1 {
-		return badInput("usage: lookalike bench train|index|ann|quality|photos|serve [flags]")
+		return badInput("usage: lookalike bench train|index|ann|quality|photos|serve|curve [flags]")
 	}
 	if len(o.BitsList) > 0 {
 		o.Bits = o.BitsList[0]
@@ -197,9 +213,17 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 			o.Epochs = 30
 		}
 		return runBenchQuality(ctx, o, stdout, errw)
+	case "curve":
+		if o.Bits == 0 {
+			o.Bits = 48
+		}
+		if o.Epochs == 0 {
+			o.Epochs = 30
+		}
+		return runBenchCurve(ctx, o, stdout, errw)
 	case "train":
 	default:
-		return badInput("usage: lookalike bench train|index|ann|quality|photos|serve [flags]")
+		return badInput("usage: lookalike bench train|index|ann|quality|photos|serve|curve [flags]")
 	}
 	if o.Bits == 0 {
 		o.Bits = 48

@@ -14,7 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lookalike/lookalike/album"
 	"github.com/lookalike/lookalike/backbone"
+	"github.com/lookalike/lookalike/descriptor"
 	"github.com/lookalike/lookalike/learned"
 )
 
@@ -147,11 +149,36 @@ func TestLearnedRows(t *testing.T) {
 		names = append(names, name)
 		return nil
 	}
-	note, err := learnedRows(context.Background(), bb, imgs, imgs, 0, add, io.Discard)
+	note, set, err := learnedRows(context.Background(), bb, imgs, imgs, 0, add, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(names) != 2 || !strings.HasPrefix(names[0], "Gordo") || !strings.HasPrefix(names[1], "SOLAR") || !strings.Contains(note, "6 images of") {
 		t.Errorf("rows %q, note %q", names, note)
+	}
+
+	// Codes learned on the same images' R-MAC descriptors.
+	x := &album.Extractor{Backbone: bb, Pooling: descriptor.RMAC}
+	var desc []float32
+	for _, img := range imgs {
+		v, err := x.Image(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc = append(desc, v...)
+	}
+	var rows []photoRow
+	o := benchOptions{Methods: "lsh,dsh,fusionnet"}
+	vnote, err := vectorCodeRows(context.Background(), o, set, desc, desc, len(desc)/2, []int32{0, 1}, []int32{0, 1}, &rows, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || !strings.Contains(rows[1].Name, "DSH 64-bit") || !strings.Contains(vnote, "fusionnet does not train on feature vectors") {
+		t.Errorf("code rows %+v, note %q", rows, vnote)
+	}
+	for _, r := range rows {
+		if r.Report.MAPAll <= 0 || r.Report.MAPAll > 1 {
+			t.Errorf("%s: mAP %v", r.Name, r.Report.MAPAll)
+		}
 	}
 }

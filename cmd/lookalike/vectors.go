@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lookalike/lookalike/codes"
+	"github.com/lookalike/lookalike/dataset"
+	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/hashing"
+	"github.com/lookalike/lookalike/training"
+)
+
+// errNotOnVectors marks a method that cannot learn from feature vectors.
+var errNotOnVectors = errors.New("does not train on feature vectors")
+
+// vectorHidden is the hidden layer of the network a deep method trains on
+// feature vectors: the reference network's fully connected part.
+const vectorHidden = 512
+
+// fitVectors trains hashing method name on n feature vectors of dim
+// values held back to back in x (CNN descriptors, say), with labels for
+// the supervised methods, and returns the function that codes vectors.
+// Shallow methods fit on the vectors as they fit on pixels; deep methods
+// train the reference network's fully connected part (dim -> 512 -> bits)
+// on them, for epochs epochs (0: as train's default). Methods whose
+// network or loss needs images (convolutional maps, rotated copies) or
+// whose codes are not binary return an error wrapping errNotOnVectors.
+func fitVectors(ctx context.Context, name string, bits int, x []float32, dim int, labels []int32, seed int64, epochs int) (func(x []float32) (*codes.Set, error), error) {
+	m, err := hashing.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if dim < 1 || len(x)%dim != 0 {
+		return nil, fmt.Errorf("%d values are not vectors of %d", len(x), dim)
+	}
+	n := len(x) / dim
+	if m.Info().Supervised && len(labels) != n {
+		return nil, fmt.Errorf("%s is supervised: %d labels for %d vectors", name, len(labels), n)
+	}
+	var enc encoder.Encoder
+	switch m := m.(type) {
+	case hashing.Shallow:
+		var l []int32
+		if m.Info().Supervised {
+			l = labels
+		}
+		if enc, err = m.Fit(x, dim, l, bits, seed); err != nil {
+			return nil, err
+		}
+	case hashing.Deep:
+		if _, ok := m.(hashing.Augmenter); ok {
+			return nil, fmt.Errorf("%s %w: it trains on transformed copies of images", name, errNotOnVectors)
+		}
+		if _, ok := m.(hashing.Quantizing); ok {
+			return nil, fmt.Errorf("%s %w: its codes index codewords, not bits", name, errNotOnVectors)
+		}
+		c := training.NewConfig(m, bits)
+		c.Net = encoder.CNN{Height: 1, Width: dim, Channels: 1, Kernel: 1, Hidden: []int{vectorHidden}, Outputs: bits}
+		if a, ok := m.(hashing.Architect); ok {
+			c.Net = a.Network(c.Net)
+		}
+		if err := c.Net.Validate(); err != nil {
+			return nil, fmt.Errorf("%s %w: %v", name, errNotOnVectors, err)
+		}
+		c.Seed, c.Epochs, c.BatchSize = seed, epochs, min(c.BatchSize, n)
+		if c.Epochs == 0 {
+			c.Epochs = defaultEpochs(n)
+		}
+		l := labels
+		if len(l) != n {
+			l = make([]int32, n) // unsupervised methods read none
+		}
+		// A vector is a 1 x dim one-channel image: the network's rows are
+		// then the vectors as they are.
+		set := &dataset.Set{Height: 1, Width: dim, Channels: 1, Pixels: x, Labels: l}
+		model, err := training.Train(ctx, c, set)
+		if err != nil {
+			return nil, err
+		}
+		if enc, err = model.Encoder(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%s %w", name, errNotOnVectors)
+	}
+	return func(x []float32) (*codes.Set, error) {
+		out, err := enc.Encode(x, len(x)/dim)
+		if err != nil {
+			return nil, err
+		}
+		return codes.FromSigns(enc.Outputs(), out)
+	}, nil
+}
