@@ -78,23 +78,35 @@ func clustered(rng *rand.Rand, centres [][]bool, n, nbits int) *codes.Set {
 }
 
 func runBenchIndex(ctx context.Context, o benchOptions, stdout io.Writer) error {
+	var db, q *codes.Set
+	workload := "clustered (10 centres, flip 0.15, seed 0)"
+	if o.Model != "" {
+		var err error
+		if db, q, err = modelCodes(o); err != nil {
+			return err
+		}
+		o.N, o.Queries, o.Bits = db.Len(), q.Len(), db.Bits
+		workload = fmt.Sprintf("real: %s's codes of %s", filepath.Base(o.Model), o.Protocol)
+	}
 	if err := codes.CheckBits(o.Bits); err != nil {
 		return inputError{err}
 	}
 	if o.Bits%8 != 0 || o.N < 1 || o.Queries < 1 || o.K < 1 || o.K > o.N {
 		return badInput("need bits a multiple of 8, n >= 1, queries >= 1 and 1 <= k <= n")
 	}
-	rng := rand.New(rand.NewPCG(0, 0))
-	centres := make([][]bool, 10)
-	for i := range centres {
-		centres[i] = make([]bool, o.Bits)
-		for j := range centres[i] {
-			centres[i][j] = rng.IntN(2) == 1
+	if db == nil {
+		rng := rand.New(rand.NewPCG(0, 0))
+		centres := make([][]bool, 10)
+		for i := range centres {
+			centres[i] = make([]bool, o.Bits)
+			for j := range centres[i] {
+				centres[i][j] = rng.IntN(2) == 1
+			}
 		}
+		db = clustered(rng, centres, o.N, o.Bits)
+		q = clustered(rng, centres, o.Queries, o.Bits)
 	}
-	db := clustered(rng, centres, o.N, o.Bits)
-	q := clustered(rng, centres, o.Queries, o.Bits)
-	r := indexBenchReport{Workload: "clustered (10 centres, flip 0.15, seed 0)", N: o.N, Bits: o.Bits,
+	r := indexBenchReport{Workload: workload, N: o.N, Bits: o.Bits,
 		Queries: o.Queries, K: o.K, Cores: runtime.GOMAXPROCS(0)}
 
 	start := time.Now()
@@ -189,6 +201,26 @@ func runBenchIndex(ctx context.Context, o benchOptions, stdout io.Writer) error 
 	return nil
 }
 
+// modelCodes encodes the database and queries of o's protocol with the
+// model o.Model.
+func modelCodes(o benchOptions) (db, q *codes.Set, err error) {
+	m, enc, err := loadModel(o.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	split, err := o.split()
+	if err != nil {
+		return nil, nil, err
+	}
+	if db, err = encodeSet(m, enc, split.Database); err != nil {
+		return nil, nil, err
+	}
+	if q, err = encodeSet(m, enc, split.Query); err != nil {
+		return nil, nil, err
+	}
+	return db, q, nil
+}
+
 // recallAgainstBruteForce is faiss_hamming.py's distance-based recall: the
 // fraction of the first nq queries whose results hold k items within the
 // true k-th distance.
@@ -248,11 +280,18 @@ func faissBench(ctx context.Context, o benchOptions, db, q *codes.Set, r *indexB
 		return err
 	}
 	defer os.RemoveAll(dir)
+	// FAISS takes bits/8 bytes a code: each code's words in little-endian
+	// order, cut after its last byte (a 48-bit code's word has 2 spare).
 	write := func(name string, s *codes.Set) (string, error) {
 		path := filepath.Join(dir, name)
-		buf := make([]byte, 8*len(s.Data))
-		for i, w := range s.Data {
-			binary.LittleEndian.PutUint64(buf[8*i:], w)
+		per, words := s.Bits/8, s.Words()
+		buf := make([]byte, 0, per*s.Len())
+		word := make([]byte, 8*words)
+		for i := range s.Len() {
+			for j, w := range s.Data[i*words : (i+1)*words] {
+				binary.LittleEndian.PutUint64(word[8*j:], w)
+			}
+			buf = append(buf, word[:per]...)
 		}
 		return path, os.WriteFile(path, buf, 0o644)
 	}

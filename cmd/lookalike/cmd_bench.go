@@ -40,8 +40,10 @@ type benchOptions struct {
 	Clients      int
 	Duration     time.Duration
 	ANN          annBenchOptions
+	Model        string
 	Every        int
 	Base         string
+	BatchSize    int
 }
 
 // benchReport is what 'bench train' prints.
@@ -62,7 +64,7 @@ type benchReport struct {
 func init() {
 	register(&command{
 		Name:  "bench",
-		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench ann [--n 1000000] [--dim 256] [--queries 1000] [--k 10] [--m 16] [--ef-construction 100] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve [--index DIR | --n 1000000 --bits 64] [--clients 16] [--duration 5s]\n       lookalike bench curve --methods gah,dsh [--bits 48] [--epochs 30] [--every 5] [--base dsh]",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench ann [--n 1000000] [--dim 256] [--queries 1000] [--k 10] [--m 16] [--ef-construction 100] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve [--index DIR | --n 1000000 --bits 64] [--clients 16] [--duration 5s]\n       lookalike bench curve --methods gah,dsh [--bits 48] [--epochs 30] [--every 5] [--base dsh] [--batch 128]",
 		Short: "Measure training and search speed against PyTorch and FAISS",
 		Long: `
 Bench train trains DSH on the reference network (conv32-bn-relu-pool,
@@ -137,7 +139,7 @@ also prints how many queries each batched scan answered. The clients run
 in the same process: they share the cores with the server.
 
 Bench curve trains each deep method of --methods (seed --seed, --epochs
-epochs, default 30) and, after every --every epochs (default 5) and the
+epochs, default 30, batch --batch) and, after every --every epochs (default 5) and the
 last, evaluates mAP@all of the model so far as 'lookalike eval' does
 (queries and database encoded, Hamming ranking). It prints a table of
 training step against mAP@all per method, and the step at which each
@@ -148,6 +150,7 @@ Examples:
 
 	lookalike bench train --epochs 2
 	lookalike bench index --n 1000000 --bits 64 --queries 1000 --k 100
+	lookalike bench index --model dsh48.lkm --protocol fmnist-full --k 100
 	lookalike bench ann --n 1000000 --dim 256 --queries 1000
 	lookalike bench quality --methods lsh,pcah,itq --bits 16,32,64
 	lookalike bench photos
@@ -166,6 +169,7 @@ Examples:
 			fs.IntVar(&o.K, "k", 100, "index: neighbours per query")
 			fs.BoolVar(&o.HNSW, "hnsw", false, "index: also time FAISS IndexBinaryHNSW (slow to build)")
 			fs.BoolVar(&o.NoFAISS, "no-faiss", false, "index: skip FAISS")
+			fs.StringVar(&o.Model, "model", "", "index: real codes: the model's codes of --protocol's database and queries instead of clustered ones (--n, --queries and --bits then come from them)")
 			fs.StringVar(&o.Photos, "photos", DefaultPhotos, "photos: folder of original photos")
 			fs.StringVar(&o.Report, "report", "docs/neardup.md", "photos: page to write (empty: none)")
 			fs.StringVar(&o.Index, "index", "", "serve: photo index or code store to serve (default: a synthetic store of --n codes)")
@@ -177,6 +181,7 @@ Examples:
 			fs.StringVar(&o.Python, "python", "/usr/bin/python3", "Python with Debian's python3-torch")
 			fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 			fs.IntVar(&o.Every, "every", 5, "curve: evaluate after every this many epochs (and the last)")
+			fs.IntVar(&o.BatchSize, "batch", 128, "curve: images per training step")
 			fs.StringVar(&o.Base, "base", "", "curve: method whose final mAP the others race to (default the last of --methods)")
 			o.ANN.AddFlags(fs)
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {
