@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lookalike/lookalike/eval"
+	"github.com/lookalike/lookalike/hashing"
 )
 
 // TestFitVectors trains methods on two well-separated clusters of 16-d
@@ -68,5 +69,40 @@ func TestFitVectors(t *testing.T) {
 	}
 	if _, err := fitVectors(context.Background(), "dsh", 8, x[:dim+1], dim, nil, 1, 1); err == nil {
 		t.Error("a partial vector: no error")
+	}
+}
+
+// TestFitVectors_Registry: every registered method either trains on
+// vectors and codes them, or says it does not train on vectors.
+func TestFitVectors_Registry(t *testing.T) {
+	const n, dim = 64, 16
+	rng := rand.New(rand.NewPCG(4, 4))
+	x := make([]float32, n*dim)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(i % 4)
+	}
+	for _, m := range hashing.All() {
+		name := m.Info().Name
+		t.Run(name, func(t *testing.T) {
+			code, err := fitVectors(context.Background(), name, 8, x, dim, labels, 1, 1)
+			if errors.Is(err, errNotOnVectors) {
+				t.Log(err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := code(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Len() != n {
+				t.Fatalf("%d codes for %d vectors", c.Len(), n)
+			}
+		})
 	}
 }

@@ -1,0 +1,117 @@
+package hashing
+
+import (
+	"errors"
+	"math"
+
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/lookalike/lookalike/encoder"
+)
+
+// GAH is Gradient Attention Hashing: L.-K. Huang, J. Chen, S. J. Pan,
+// "Accelerate Learning of Deep Hashing With Gradient Attention", ICCV 2019.
+//
+// The paper observes that under a pairwise loss both codes of a pair are
+// pushed towards (or away from) each other at once, so that a pair whose
+// codes differ in a bit may swap the bit's values instead of agreeing on
+// it, and training stalls. An attention network looks at every image's
+// outputs u_i and the gradient g_i = dL/du_i of the base loss, and weighs
+// each bit's gradient by a_i = A(u_i, g_i) in (0, 1): the hashing network
+// descends along a ⊙ g instead of g. The attention network is trained so
+// that this step decreases the base loss the most: its objective is the
+// base loss at the codes one attended step ahead,
+//
+//	min_A  L(u - eta a ⊙ g),    a = A(u, g)
+//
+// with u and g held fixed, while the hashing network takes the attended
+// gradient a ⊙ g. Here the two are one loss: the network sees
+// StopGradient(a ⊙ g) through the surrogate sum(StopGradient(a ⊙ g) ⊙ u),
+// whose gradient with respect to u is exactly a ⊙ g, and the attention
+// network sees only the look-ahead term, built on StopGradient(u) and
+// StopGradient(g). The loss value is L(u) + L(u - eta a ⊙ g).
+//
+// Differences: the base loss is DSH's (equation 4 of Liu et al., CVPR
+// 2016, see DSH) rather than the paper's pairwise likelihood, as the
+// project's reference method; the look-ahead step uses the gradient
+// scaled to unit root mean square over the batch, since the base loss
+// averages over batch x batch pairs and the raw gradient (of order 1/n)
+// would step nowhere; eta is then a step in the units of u. The attention
+// network is one hidden layer of Hidden ReLU units on [u_i, g_i] with a
+// sigmoid output, its weights in Batch.Scope (and so in the model file),
+// trained by the same Adam as the network. Codes are sign(u).
+type GAH struct {
+	// Base is the pairwise loss whose gradients are attended.
+	Base DSH
+	// Hidden is the attention network's hidden width; 0 means the code
+	// length.
+	Hidden int
+	// Eta is the look-ahead step, in units of u per unit-RMS gradient.
+	Eta float64
+}
+
+func init() { Register(GAH{Base: DSH{Alpha: 0.01, MarginPerBit: 2}, Eta: 1}) }
+
+// Info describes GAH.
+func (GAH) Info() Info {
+	return Info{
+		Name:       "gah",
+		Title:      "Gradient Attention Hashing (attended DSH gradients, look-ahead-trained attention)",
+		Paper:      "L.-K. Huang, J. Chen, S. J. Pan. Accelerate Learning of Deep Hashing With Gradient Attention. ICCV 2019",
+		Supervised: true,
+	}
+}
+
+// gahScope is the sub-scope of Batch.Scope holding the attention network.
+const gahScope = "gah_attention"
+
+// Loss is the attended base loss plus the attention network's look-ahead
+// objective, in one scalar.
+func (m GAH) Loss(b Batch) *Node {
+	if b.Scope == nil {
+		// Training always passes a scope; the attention network has
+		// nowhere else to live.
+		panic(errors.New("hashing: gah needs Batch.Scope for its attention network"))
+	}
+	u := b.U
+	base := m.Base.Loss(Batch{U: u, Labels: b.Labels})
+	g := StopGradient(Gradient(base, u)[0])
+	us := StopGradient(u)
+	unit := GradientUnitRMS(g)
+	a := m.attention(b.Scope.In(gahScope), us, unit)
+	// d/du of sum(StopGradient(a g) (u - StopGradient(u))) is a g; its
+	// value is 0.
+	surrogate := ReduceAllSum(Mul(StopGradient(Mul(a, g)), Sub(u, us)))
+	ahead := m.Base.Loss(Batch{U: Sub(us, MulScalar(Mul(a, unit), m.Eta)), Labels: b.Labels})
+	return Add(Add(StopGradient(base), surrogate), ahead)
+}
+
+// GradientUnitRMS scales g to unit root mean square over all its entries
+// (g itself when it is all zeros).
+func GradientUnitRMS(g *Node) *Node {
+	rms := Sqrt(ReduceAllMean(Square(g)))
+	return Div(g, Max(rms, Scalar(g.Graph(), g.DType(), 1e-12)))
+}
+
+// attention returns a = sigmoid(W2 relu(W1 [u, g] + b1) + b2), [rows, bits].
+func (m GAH) attention(scope *model.Scope, u, g *Node) *Node {
+	bits := u.Shape().Dimensions[1]
+	hidden := m.Hidden
+	if hidden <= 0 {
+		hidden = bits
+	}
+	dtype := u.DType()
+	x := Concatenate([]*Node{u, g}, 1)
+	// He-style scale for the ReLU layer; the output layer starts at zero
+	// so that every a starts at 1/2: plain base-loss gradients, halved.
+	w1 := scope.WithInitializer(initializer.RandomNormalFn(scope, math.Sqrt(2/float64(2*bits)))).
+		VariableWithShape("w1", shapes.Make(dtype, 2*bits, hidden)).NodeValue(u.Graph())
+	b1 := scope.WithInitializer(initializer.Zero).VariableWithShape("b1", shapes.Make(dtype, hidden)).NodeValue(u.Graph())
+	w2 := scope.WithInitializer(initializer.Zero).VariableWithShape("w2", shapes.Make(dtype, hidden, bits)).NodeValue(u.Graph())
+	b2 := scope.WithInitializer(initializer.Zero).VariableWithShape("b2", shapes.Make(dtype, bits)).NodeValue(u.Graph())
+	h := encoder.Relu(Add(MatMul(x, w1), ExpandAxes(b1, 0)))
+	return Sigmoid(Add(MatMul(h, w2), ExpandAxes(b2, 0)))
+}
