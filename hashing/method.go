@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
@@ -90,6 +91,46 @@ type Batch struct {
 	// size, the first holding the images as drawn and block v their
 	// Augment(v) copies, in the same order.
 	Views int
+	// Monitor holds the scalars the loss reports with Report, for the
+	// trainer's progress line, loss curves and collapse checks. Nil when
+	// the caller watches nothing.
+	Monitor *model.Scope
+}
+
+// Names under which adversarial methods Report their discriminator, which
+// the trainer watches for a collapsed game.
+const (
+	// ReportDiscriminatorLoss is the discriminator's (or critic's) loss.
+	ReportDiscriminatorLoss = "d_loss"
+	// ReportDiscriminatorReal and ReportDiscriminatorFake are the mean
+	// probabilities in (0, 1) the discriminator gives the real and the
+	// generated images.
+	ReportDiscriminatorReal = "d_real"
+	ReportDiscriminatorFake = "d_fake"
+)
+
+// Report records the mean of x under name as a scalar of the step, shown
+// on the progress line and in the loss curves; it adds nothing to the
+// gradient. Without a Monitor it does nothing.
+func (b Batch) Report(name string, x *Node) {
+	if b.Monitor == nil {
+		return
+	}
+	v := StopGradient(ConvertDType(ReduceAllMean(x), dtypes.Float32))
+	b.Monitor.VariableWithValue(name, float32(0)).SetTrainable(false).SetNodeValue(v)
+}
+
+// Generative is a deep method that trains an image generator next to the
+// hashing network (the adversarial methods): the trainer draws a grid of
+// its images at the end of training.
+type Generative interface {
+	Deep
+	// Generate returns images [rows, height, width, channels] in [0, 1]
+	// made by the method's generator for the batch b, whose U holds the
+	// network's outputs for b.Images in inference mode: reconstructions
+	// from their codes, or samples conditioned on their labels, or free
+	// samples, as the method's generator takes.
+	Generate(b Batch) *Node
 }
 
 // Augmenter is a deep method that trains on transformed copies of each

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -75,7 +76,31 @@ type Config struct {
 	// OnEpoch, when set, is called after every epoch (from 1) with the
 	// model as it stands, for learning curves; an error stops training.
 	OnEpoch func(epoch int, m *modelfile.Model) error
+	// Trace, when set, receives the scalars of every step (the loss and
+	// what the method reports with Batch.Report) and, for generative
+	// methods, the generator's images at the end of training, for the
+	// pictures of a run.
+	Trace *Trace
 }
+
+// Trace is what a run records for its loss curves and generated samples.
+type Trace struct {
+	// Names names the scalars of each step: "loss", then those the method
+	// reported, sorted.
+	Names []string
+	// Steps holds the scalars of each step of this run (resumed epochs
+	// excluded), in Names' order.
+	Steps [][]float64
+	// Real and Generated hold Samples training images and the
+	// generator's images for them (hashing.Generative), each Height x
+	// Width x Channels values in [0, 1]; empty for other methods.
+	Samples                 int
+	Height, Width, Channels int
+	Real, Generated         []float32
+}
+
+// TraceSamples is how many training images the generator's grid shows.
+const TraceSamples = 32
 
 // NewConfig returns the defaults for method and bits: those of the PyTorch
 // reference (shared/anchors/torch_dsh_fmnist.py), Adam 1e-3, batch 128, 30
@@ -100,8 +125,96 @@ func (c *Config) bits() int {
 // codebooks), apart from the network's.
 const methodScope = "method"
 
+// monitorScope holds the scalars the loss reports (Batch.Report): not
+// trained, and left out of model files.
+const monitorScope = "monitor"
+
 // ErrDiverged is returned when the loss stops being a finite number.
 var ErrDiverged = errors.New("training: loss diverged (NaN or Inf)")
+
+// ErrCollapsed is returned when an adversarial method's discriminator
+// stops playing: its loss at 0, or its outputs saturated, for a whole
+// epoch. The generator then gets no useful gradient, and the model would
+// be silently broken.
+var ErrCollapsed = errors.New("training: adversarial game collapsed")
+
+// Collapse thresholds: a discriminator loss below collapseLoss, or mean
+// outputs within collapseSaturation of 0 or 1, at every step of an epoch.
+// The outputs are batch means, so a saturated mean means (nearly) every
+// image of the batch saturates.
+const (
+	collapseLoss       = 1e-3
+	collapseSaturation = 1e-3
+)
+
+// collapse watches the discriminator's reported scalars over an epoch.
+type collapse struct {
+	steps             int
+	lossSeen, lossLow bool
+	outSeen, outSat   bool
+}
+
+func (c *collapse) reset() { *c = collapse{lossLow: true, outSat: true} }
+
+// observe takes one step's reported scalars by name.
+func (c *collapse) observe(reports map[string]float64) {
+	c.steps++
+	if v, ok := reports[hashing.ReportDiscriminatorLoss]; ok {
+		c.lossSeen = true
+		c.lossLow = c.lossLow && math.Abs(v) < collapseLoss
+	}
+	for _, name := range []string{hashing.ReportDiscriminatorReal, hashing.ReportDiscriminatorFake} {
+		if v, ok := reports[name]; ok {
+			c.outSeen = true
+			c.outSat = c.outSat && (v < collapseSaturation || v > 1-collapseSaturation)
+		}
+	}
+}
+
+// err returns why the epoch collapsed, or nil.
+func (c *collapse) err(epoch int) error {
+	switch {
+	case c.steps == 0:
+		return nil
+	case c.lossSeen && c.lossLow:
+		return fmt.Errorf("%w at epoch %d: the discriminator's loss (%s) stayed below %g for all %d steps; try a lower learning rate or another seed",
+			ErrCollapsed, epoch, hashing.ReportDiscriminatorLoss, collapseLoss, c.steps)
+	case c.outSeen && c.outSat:
+		return fmt.Errorf("%w at epoch %d: the discriminator's outputs (%s, %s) stayed within %g of 0 or 1 for all %d steps; try a lower learning rate or another seed",
+			ErrCollapsed, epoch, hashing.ReportDiscriminatorReal, hashing.ReportDiscriminatorFake, collapseSaturation, c.steps)
+	}
+	return nil
+}
+
+// reported reads the scalars of the step just run from the monitor's
+// variables, sorted by name.
+func reported(store *model.Store) (names []string, values []float64, err error) {
+	prefix := "/" + monitorScope + "/"
+	type scalar struct {
+		name string
+		v    float64
+	}
+	var all []scalar
+	for v := range store.IterVariables() {
+		if !strings.HasPrefix(v.Path(), prefix) {
+			continue
+		}
+		t, err := v.Value()
+		if err != nil {
+			return nil, nil, fmt.Errorf("training: read reported %s: %w", v.Path(), err)
+		}
+		x, err := tensors.CopyFlatData[float32](t)
+		if err != nil || len(x) != 1 {
+			return nil, nil, fmt.Errorf("training: read reported %s: not a scalar (%v)", v.Path(), err)
+		}
+		all = append(all, scalar{strings.TrimPrefix(v.Path(), prefix), float64(x[0])})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+	for _, s := range all {
+		names, values = append(names, s.name), append(values, s.v)
+	}
+	return names, values, nil
+}
 
 func (c *Config) validate(set *dataset.Set) error {
 	switch {
@@ -259,6 +372,7 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 			U: u, Labels: labels[0], Step: step, Steps: c.Epochs * steps, Scope: store.Scope("/" + methodScope),
 			Bits: c.bits(), Classes: nclasses, Labelled: c.BatchSize,
 			Images: predictions[1], Index: labels[1], Views: views,
+			Monitor: store.Scope("/" + monitorScope),
 		})
 	}
 	trainer := train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
@@ -270,7 +384,9 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 	bar := newProgress(c.Progress, c.Epochs*steps)
 	start := time.Now()
 	runStep := 0
+	var watch collapse
 	for epoch := startEpoch; epoch < c.Epochs; epoch++ {
+		watch.reset()
 		// The order of each epoch depends only on (seed, epoch), so a
 		// resumed run sees the same batches as an uninterrupted one.
 		perm := rand.New(rand.NewPCG(uint64(c.Seed), uint64(epoch))).Perm(n)
@@ -324,11 +440,38 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 				bar.done()
 				return nil, fmt.Errorf("%w at epoch %d step %d", ErrDiverged, epoch+1, s+1)
 			}
+			names, values, err := reported(store)
+			if err != nil {
+				bar.done()
+				return nil, err
+			}
+			byName := make(map[string]float64, len(names))
+			for i, name := range names {
+				byName[name] = values[i]
+			}
+			watch.observe(byName)
+			if c.Trace != nil {
+				c.Trace.Names = append([]string{"loss"}, names...)
+				c.Trace.Steps = append(c.Trace.Steps, append([]float64{float64(loss[0])}, values...))
+			}
+			drawn := bar.last
 			bar.step(epoch+1, c.Epochs, epoch*steps+s+1, float64(loss[0]), bs)
+			if bar.last != drawn && len(names) > 0 {
+				// The progress line ends where the reported scalars go.
+				var line strings.Builder
+				for i, name := range names {
+					fmt.Fprintf(&line, "%s %.4f ", name, values[i])
+				}
+				fmt.Fprint(c.Progress, line.String())
+			}
 			if c.OnStep != nil {
 				runStep++
 				c.OnStep(runStep, bs)
 			}
+		}
+		if err := watch.err(epoch + 1); err != nil {
+			bar.done()
+			return nil, err
 		}
 		if r, ok := c.Method.(hashing.Refitter); ok && r.RefitEvery() > 0 && (epoch+1)%r.RefitEvery() == 0 {
 			if err := refit(c, r, backend, store, set); err != nil {
@@ -363,7 +506,50 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 			return nil, err
 		}
 	}
+	if g, ok := c.Method.(hashing.Generative); ok && c.Trace != nil {
+		if err := generate(c, g, backend, store, set, nclasses); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// generate fills c.Trace with TraceSamples training images, spread over
+// the set, and what the method's generator makes of them.
+func generate(c Config, g hashing.Generative, backend compute.Backend, store *model.Store, set *dataset.Set, nclasses int) error {
+	n, size := min(TraceSamples, set.Len()), set.ImageSize()
+	real := make([]float32, 0, n*size)
+	labels := make([]int32, n)
+	for i := range n {
+		p := i * set.Len() / n
+		real = append(real, set.Image(p)...)
+		labels[i] = set.Labels[p]
+	}
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, y *Node) *Node {
+		u := c.Net.Build(scope.In(encoder.Scope), x)
+		return g.Generate(hashing.Batch{
+			U: u, Labels: y, Steps: 1, Scope: scope.In(methodScope), Bits: c.bits(), Classes: nclasses,
+			Labelled: n, Images: x, Views: 1,
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("training: generate samples: %w", err)
+	}
+	res, err := exec.Exec(tensors.FromFlatDataAndDimensions(real, n, set.Height, set.Width, set.Channels), tensors.FromFlatDataAndDimensions(labels, n))
+	if err != nil {
+		return fmt.Errorf("training: generate samples: %w", err)
+	}
+	out, err := tensors.CopyFlatData[float32](res[0])
+	res[0].FinalizeAll()
+	if err != nil {
+		return fmt.Errorf("training: generate samples: %w", err)
+	}
+	if len(out) != n*size {
+		return fmt.Errorf("training: generate samples: %d values for %d images of %d", len(out), n, size)
+	}
+	t := c.Trace
+	t.Samples, t.Height, t.Width, t.Channels, t.Real, t.Generated = n, set.Height, set.Width, set.Channels, real, out
+	return nil
 }
 
 // result returns the model of store after epoch epochs: the network's

@@ -10,6 +10,7 @@ import (
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/dataset"
 	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/generative"
 	"github.com/lookalike/lookalike/hashing"
 	"github.com/lookalike/lookalike/modelfile"
 	"github.com/lookalike/lookalike/training"
@@ -29,6 +30,10 @@ type trainOptions struct {
 	Filters      intList
 	Hidden       intList
 	Quiet        bool
+	Labelled     int
+	// trace, when set, records the run's scalars and generated images
+	// (generative methods), for the pictures written next to the model.
+	trace *training.Trace
 }
 
 func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
@@ -47,6 +52,7 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 	fs.Var(&o.Filters, "filters", "filters of each conv-bn-relu-pool block, comma-separated")
 	fs.Var(&o.Hidden, "hidden", "widths of the fully connected ReLU layers, comma-separated")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress line")
+	fs.IntVar(&o.Labelled, "labelled", 0, "train on only this many of the training images, the first N/classes of each class (scarce labels); 0 for all")
 }
 
 func init() {
@@ -84,9 +90,20 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 	if err != nil {
 		return err
 	}
+	if o.Labelled != 0 {
+		if set, err = firstPerClass(set, o.Labelled); err != nil {
+			return inputError{err}
+		}
+		protocol = fmt.Sprintf("%s/labelled-%d", protocol, set.Len())
+	}
 	checkpoint := o.Checkpoint
 	if checkpoint == "" {
 		checkpoint = o.Out + ".ckpt"
+	}
+	if m, err := hashing.Lookup(o.Method); err == nil {
+		if _, ok := m.(hashing.Generative); ok {
+			o.trace = &training.Trace{}
+		}
 	}
 	model, err := fit(ctx, o, set, unlabelled, protocol, checkpoint, errw)
 	if err != nil {
@@ -94,6 +111,11 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 	}
 	if err := modelfile.WriteFile(o.Out, model); err != nil {
 		return err
+	}
+	if o.trace != nil {
+		if err := writePictures(o.Out, o.Method, o.trace, errw); err != nil {
+			return err
+		}
 	}
 	if checkpoint != "" {
 		if err := training.Remove(checkpoint); err != nil {
@@ -146,7 +168,7 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 		}
 		c.Net.Filters, c.Net.Hidden = o.Filters, o.Hidden
 		c.Net.Height, c.Net.Width, c.Net.Channels = set.Height, set.Width, set.Channels
-		c.Protocol, c.Checkpoint, c.Unlabelled = protocol, checkpoint, unlabelled
+		c.Protocol, c.Checkpoint, c.Unlabelled, c.Trace = protocol, checkpoint, unlabelled, o.trace
 		if !o.Quiet {
 			c.Progress = errw
 		}
@@ -162,6 +184,46 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 		return training.Train(ctx, c, set)
 	}
 	return nil, badInput("method %s cannot be trained from the command line", o.Method)
+}
+
+// firstPerClass keeps the first n/classes images of each class of set, in
+// file order, for training with scarce labels (--labelled): 500 of
+// fmnist-1k's 5,000 training images are its first 50 of each class.
+func firstPerClass(set *dataset.Set, n int) (*dataset.Set, error) {
+	classes := map[int32]bool{}
+	for _, l := range set.Labels {
+		classes[l] = true
+	}
+	if n < len(classes) || n > set.Len() {
+		return nil, fmt.Errorf("--labelled %d: need from one image per class (%d classes) to all %d training images", n, len(classes), set.Len())
+	}
+	sub, err := set.Subset(dataset.FirstPerClass(set.Labels, n/len(classes)))
+	if err != nil {
+		return nil, fmt.Errorf("--labelled %d: %w", n, err)
+	}
+	return sub, nil
+}
+
+// writePictures writes what a generative method's run traced next to its
+// model file: MODEL.samples.png, training images above what the generator
+// makes of them, and MODEL.losses.png, the curves of the loss and of
+// what the method reported at each step.
+func writePictures(model, method string, t *training.Trace, errw io.Writer) error {
+	if t.Samples > 0 {
+		path := model + ".samples.png"
+		if err := generative.WriteGrid(path, t.Real, t.Generated, t.Samples, t.Height, t.Width, t.Channels); err != nil {
+			return fmt.Errorf("write samples: %w", err)
+		}
+		fmt.Fprintf(errw, "wrote %s\n", path)
+	}
+	if len(t.Steps) > 0 {
+		path := model + ".losses.png"
+		if err := generative.WriteCurves(path, method+" training losses", t.Names, t.Steps); err != nil {
+			return fmt.Errorf("write loss curves: %w", err)
+		}
+		fmt.Fprintf(errw, "wrote %s\n", path)
+	}
+	return nil
 }
 
 // defaultEpochs is the number of epochs over n training images when none
