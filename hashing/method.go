@@ -82,6 +82,9 @@ type Batch struct {
 	// themselves (reconstruction, generative models). Nil when the caller
 	// has none.
 	Images *Node
+	// TrainingImages is the number of images in the training set (0 when
+	// the caller does not say), for methods that keep per-image state.
+	TrainingImages int
 	// Index holds each row's position in the training set [rows] (int32),
 	// for methods that keep per-image state such as target codes (SADH);
 	// unlabelled extra images are Unlabelled. Nil when the caller has none.

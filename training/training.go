@@ -371,7 +371,7 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		return c.Method.Loss(hashing.Batch{
 			U: u, Labels: labels[0], Step: step, Steps: c.Epochs * steps, Scope: store.Scope("/" + methodScope),
 			Bits: c.bits(), Classes: nclasses, Labelled: c.BatchSize,
-			Images: predictions[1], Index: labels[1], Views: views,
+			Images: predictions[1], Index: labels[1], Views: views, TrainingImages: n,
 			Monitor: store.Scope("/" + monitorScope),
 		})
 	}

@@ -1,0 +1,146 @@
+package hashing
+
+import (
+	"math"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/lookalike/lookalike/encoder"
+)
+
+// evalViewsLoss evaluates m's loss on outputs u holding views blocks.
+func evalViewsLoss(t *testing.T, m Deep, u [][]float32, views int) float64 {
+	t.Helper()
+	b, err := encoder.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ExecOnce(b, func(u *Node) *Node { return m.Loss(Batch{U: u, Views: views}) }, tensors.FromValue(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := tensors.CopyFlatData[float32](out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(v[0])
+}
+
+// TestDeepBit_Loss works the three terms out by hand.
+//
+// One view, u = [[1, -0.5], [0.25, 0.5]]: the targets b - 0.5 are
+// [[0.5, -0.5], [0.5, 0.5]], so L1 = mean(0.5^2, 0.25^2) = 0.15625; the
+// bit means are 0.625 and 0, so L2 = 0.390625.
+//
+// Two views, u = [[0.5, 0.5], [0.5, -0.5]] (an image and its copy rotated
+// by -10 degrees): L1 = 0 (both at +-0.5); bit means 0.5 and 0, L2 = 0.25;
+// ||(0, 1)||^2 = 1 weighed by C = exp(-10 pi / 180) = 0.839849.
+//
+// L4 over the rows: for the first u, 2F = [[2, -1], [0.5, 1]] and
+// (2F)^T (2F) / 2 = [[2.125, -0.75], [-0.75, 1]], so L4 = 1.125^2 +
+// 2 * 0.75^2 + 0 = 2.390625; for the second, 2F = [[1, 1], [1, -1]] has
+// uncorrelated columns of +-1: L4 = 0.
+func TestDeepBit_Loss(t *testing.T) {
+	one := [][]float32{{1, -0.5}, {0.25, 0.5}}
+	two := [][]float32{{0.5, 0.5}, {0.5, -0.5}}
+	c := 0.839849
+	tests := []struct {
+		name  string
+		m     DeepBit
+		u     [][]float32
+		views int
+		want  float64
+	}{
+		{"L1 + L2", DeepBit{Alpha: 1, Beta: 1, Gamma: 1}, one, 1, 0.15625 + 0.390625},
+		{"weights", DeepBit{Alpha: 2, Beta: 0.5, Gamma: 1}, one, 1, 2*0.15625 + 0.5*0.390625},
+		{"rotation", DeepBit{Alpha: 1, Beta: 1, Gamma: 2, Angles: []float64{-10}}, two, 2, 0.25 + 2*c},
+		{"rotation off", DeepBit{Alpha: 1, Beta: 1, Gamma: 0, Angles: []float64{-10}}, two, 2, 0.25},
+		{"correlated bits", DeepBit{Alpha: 1, Beta: 1, Gamma: 1, Delta: 1}, one, 1, 0.15625 + 0.390625 + 2.390625},
+		{"uncorrelated bits", DeepBit{Alpha: 1, Beta: 1, Gamma: 2, Delta: 1, Angles: []float64{-10}}, two, 2, 0.25 + 2*c},
+	}
+	for _, tc := range tests {
+		if got := evalViewsLoss(t, tc.m, tc.u, tc.views); math.Abs(got-tc.want) > 1e-5 {
+			t.Errorf("%s: loss = %.6f, want %.6f", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRotate: quarter and half turns permute the pixels; at 45 degrees the
+// top-left corner comes from (x, y) = (1, -0.414) of the source, between
+// the row outside (0) and pixel 2 of the first row: (2 - sqrt 2) * 2.
+func TestRotate(t *testing.T) {
+	img := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	tests := []struct {
+		name     string
+		src      []float32
+		h, w, ch int
+		degrees  float64
+		want     []float32
+	}{
+		{"identity", img, 3, 3, 1, 0, img},
+		{"quarter turn counter-clockwise", img, 3, 3, 1, 90, []float32{3, 6, 9, 2, 5, 8, 1, 4, 7}},
+		{"half turn, two channels", []float32{1, 10, 2, 20, 3, 30, 4, 40}, 2, 2, 2, 180, []float32{4, 40, 3, 30, 2, 20, 1, 10}},
+		{"45 degrees", img, 3, 3, 1, 45, nil},
+	}
+	for _, tc := range tests {
+		dst := make([]float32, len(tc.src))
+		Rotate(dst, tc.src, tc.h, tc.w, tc.ch, tc.degrees)
+		if tc.want == nil {
+			if got, want := float64(dst[0]), (2-math.Sqrt2)*2; math.Abs(got-want) > 1e-5 {
+				t.Errorf("%s: corner = %v, want %v", tc.name, got, want)
+			}
+			if math.Abs(float64(dst[4])-5) > 1e-5 {
+				t.Errorf("%s: centre = %v, want 5", tc.name, dst[4])
+			}
+			continue
+		}
+		for i := range dst {
+			if math.Abs(float64(dst[i]-tc.want[i])) > 1e-5 {
+				t.Errorf("%s: got %v, want %v", tc.name, dst, tc.want)
+				break
+			}
+		}
+	}
+}
+
+// TestDeepBit_Augment: view v rotates by Angles[v-1].
+func TestDeepBit_Augment(t *testing.T) {
+	m := DeepBit{Angles: []float64{90, 180}}
+	if m.Views() != 3 || ViewsOf(m) != 3 {
+		t.Fatalf("views = %d, %d; want 3", m.Views(), ViewsOf(m))
+	}
+	img := []float32{1, 2, 3, 4}
+	for _, tc := range []struct {
+		view int
+		want []float32
+	}{{1, []float32{2, 4, 1, 3}}, {2, []float32{4, 3, 2, 1}}} {
+		dst := make([]float32, 4)
+		m.Augment(dst, img, 2, 2, 1, tc.view)
+		for i := range dst {
+			if math.Abs(float64(dst[i]-tc.want[i])) > 1e-5 {
+				t.Errorf("view %d: got %v, want %v", tc.view, dst, tc.want)
+				break
+			}
+		}
+	}
+}
+
+func TestUnsupervisedRegistered(t *testing.T) {
+	for _, name := range []string{"deepbit", "dbdmq", "sadh"} {
+		m, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m.(Deep); !ok || m.Info().Supervised || m.Info().Paper == "" {
+			t.Errorf("%s registered as %+v", name, m.Info())
+		}
+	}
+	if _, ok := Method(DeepBit{}).(Augmenter); !ok {
+		t.Error("deepbit is not an Augmenter")
+	}
+	if _, ok := Method(SADH{}).(Refitter); !ok {
+		t.Error("sadh is not a Refitter")
+	}
+}
