@@ -46,6 +46,15 @@ type CNN struct {
 	// Tanh squashes the outputs with tanh, as DVSQ's network does before
 	// quantizing them.
 	Tanh bool `json:",omitempty"`
+	// Attention, when positive, weights the last convolutional map (after
+	// any fusion) with a spatial attention map predicted from it by a
+	// branch of Attention hidden units (Attend), so that the hash layers
+	// see the salient positions' features and little of the rest.
+	Attention int `json:",omitempty"`
+	// Recurrent, when it names a cell, reads the last convolutional map
+	// (after any fusion and attention) as a sequence of positions in place
+	// of flattening it; the fully connected layers read its output.
+	Recurrent Recurrent `json:",omitzero"`
 }
 
 // Reference returns the network of shared/anchors/torch_dsh_fmnist.py for
@@ -83,6 +92,12 @@ func (c CNN) Validate() error {
 	if c.Fuse && len(c.Filters) < 2 {
 		return fmt.Errorf("encoder: fusing block outputs needs at least 2 convolutional blocks, have %d", len(c.Filters))
 	}
+	if c.Attention < 0 {
+		return fmt.Errorf("encoder: attention branch has %d units", c.Attention)
+	}
+	if err := c.Recurrent.validate(h, w); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -95,6 +110,12 @@ func (c CNN) String() string {
 	}
 	if c.Fuse {
 		s += " fuse"
+	}
+	if c.Attention > 0 {
+		s += fmt.Sprintf(" attention%d", c.Attention)
+	}
+	if c.Recurrent.enabled() {
+		s += " " + c.Recurrent.String()
 	}
 	for _, n := range c.Hidden {
 		s += fmt.Sprintf(" fc%d-relu", n)
@@ -139,9 +160,17 @@ func (c CNN) forward(scope *model.Scope, t *Tape, x *Node) *Node {
 	}
 	// The input itself needs no gradient.
 	inputGrad := len(c.Filters) > 0
-	if inputGrad {
+	if c.Attention > 0 {
+		x = Attend(scope.In("%03d_attention", len(c.Filters)), t, x, c.Attention, inputGrad)
+		inputGrad = true
+	}
+	switch {
+	case c.Recurrent.enabled():
+		x = c.Recurrent.Apply(scope.In("%03d_recurrent", len(c.Filters)), t, x, inputGrad)
+		inputGrad = true
+	case inputGrad:
 		x = Flatten(t, x)
-	} else {
+	default:
 		x = Reshape(x, x.Shape().Dimensions[1], -1)
 	}
 	for i, n := range c.Hidden {
