@@ -185,3 +185,36 @@ func TestPGHash_Loss(t *testing.T) {
 		}
 	}
 }
+
+// TestPGHash_Entropy: H(p) and dH/du = -u p (1-p) at hand-computed points.
+// u = 0: p = 1/2, H = log 2, slope 0. u = log 3: p = 3/4, H = -(3/4 log
+// 3/4 + 1/4 log 1/4) = log 4 - 3/4 log 3 = 0.562335, slope -log 3 x 3/16
+// = -0.205986; u = -log 3 mirrors it. u = 30: H = 0 (to 1e-6).
+func TestPGHash_Entropy(t *testing.T) {
+	tests := []struct {
+		name           string
+		u              float32
+		entropy, slope float64
+	}{
+		{"even", 0, math.Log(2), 0},
+		{"three to one", float32(math.Log(3)), math.Log(4) - 0.75*math.Log(3), -math.Log(3) * 3 / 16},
+		{"one to three", float32(-math.Log(3)), math.Log(4) - 0.75*math.Log(3), math.Log(3) * 3 / 16},
+		{"certain", 30, 0, 0},
+	}
+	backend, err := encoder.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := MustNewExec(backend, func(u *Node) (*Node, *Node) {
+		h := BernoulliEntropy(u)
+		return h, Gradient(ReduceAllSum(h), u)[0]
+	})
+	for _, tc := range tests {
+		out := exec.MustCall(tensors.FromValue([]float32{tc.u}))
+		h, _ := tensors.CopyFlatData[float32](out[0])
+		g, _ := tensors.CopyFlatData[float32](out[1])
+		if math.Abs(float64(h[0])-tc.entropy) > 1e-6 || math.Abs(float64(g[0])-tc.slope) > 1e-6 {
+			t.Errorf("%s: H = %v, dH/du = %v, want %v, %v", tc.name, h[0], g[0], tc.entropy, tc.slope)
+		}
+	}
+}
