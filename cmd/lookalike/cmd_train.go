@@ -122,6 +122,10 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 			return err
 		}
 	}
+	if model.Header.Bits != o.Bits {
+		// A pruning method (DRDH) chose the code length.
+		fmt.Fprintf(errw, "%s kept %d of the %d bits\n", o.Method, model.Header.Bits, o.Bits)
+	}
 	fmt.Fprintf(errw, "wrote %s (%.1f s of training)\n", o.Out, model.Header.Training.Seconds)
 	return nil
 }
