@@ -129,16 +129,6 @@ func mustImages(b Batch, method string) *Node {
 	return b.Images
 }
 
-// ContinuationTanh returns tanh(beta u) with beta = sqrt(1 + gamma s) at
-// stage s = min(floor(step stages / steps), stages - 1): the smoothed sign
-// activation that tends to sign(u) as training goes on (HashNet's
-// continuation).
-func ContinuationTanh(u, step *Node, steps, stages int, gamma float64) *Node {
-	stage := Floor(MulScalar(step, float64(stages)/float64(max(steps, 1))))
-	stage = Min(stage, Scalar(u.Graph(), u.DType(), float64(stages-1)))
-	return Tanh(Mul(u, Sqrt(AddScalar(MulScalar(stage, gamma), 1))))
-}
-
 // NeighbourSimilarity returns the [rows, rows] neighbourhood structure of
 // images [rows, ...]: 1 where x_j is among the k images nearest to x_i by
 // the cosine similarity of their pixels, or x_i among x_j's, 0 elsewhere

@@ -68,12 +68,7 @@ func (m HashNet) stage(step float64, steps int) float64 {
 // distinct images of the mini-batch, on h = tanh(beta z).
 func (m HashNet) Loss(b Batch) *Node {
 	u := b.U
-	g := u.Graph()
-	// stage = min(floor(step * Stages / Steps), Stages-1), in the graph.
-	stage := Floor(MulScalar(b.StepOrZero(), float64(m.Stages)/float64(max(b.Steps, 1))))
-	stage = Min(stage, Scalar(g, u.DType(), float64(m.Stages-1)))
-	beta := Sqrt(AddScalar(MulScalar(stage, m.Gamma), 1))
-	h := Tanh(Mul(u, beta))
+	h := ContinuationTanh(u, b.StepOrZero(), b.Steps, m.Stages, m.Gamma)
 	theta := MulScalar(MatMul(h, Transpose(h, 0, 1)), m.Alpha)
 	return WeightedPairCrossEntropy(theta, PairSimilarity(b.Labels, u.DType()))
 }
@@ -102,4 +97,14 @@ func WeightedPairCrossEntropy(theta, s *Node) *Node {
 	nll := Sub(Softplus(theta), Mul(s, theta))
 	weights := Add(Mul(pos, wPos), Mul(neg, wNeg))
 	return DivScalar(ReduceAllSum(Mul(weights, nll)), total)
+}
+
+// ContinuationTanh returns tanh(beta u) with beta = sqrt(1 + gamma s) at
+// stage s = min(floor(step stages / steps), stages - 1): the smoothed sign
+// activation that tends to sign(u) as training goes on (HashNet's
+// continuation).
+func ContinuationTanh(u, step *Node, steps, stages int, gamma float64) *Node {
+	stage := Floor(MulScalar(step, float64(stages)/float64(max(steps, 1))))
+	stage = Min(stage, Scalar(u.Graph(), u.DType(), float64(stages-1)))
+	return Tanh(Mul(u, Sqrt(AddScalar(MulScalar(stage, gamma), 1))))
 }
