@@ -85,3 +85,55 @@ func TestDBDMQ_Loss(t *testing.T) {
 		t.Errorf("decoders of dimensions %v, want [3 2 2]", d)
 	}
 }
+
+// TestDBDMQ_Invariance: the rotation and decorrelation terms add to J, so
+// the loss with them less the loss without is theirs alone (the decoders'
+// noise is seeded, the same in both). u = atanh of h: the image h0 = (0.5,
+// -0.5) and its copy rotated by 10 degrees h1 = (0.5, 0.5), one bit
+// flipped: ||h0 - h1||^2 = 1, weighed by C = exp(-1/2) = 0.606531 (Sigma
+// 10). Over the two rows h^T h / 2 = diag(0.25, 0.25), so the
+// decorrelation term is 2 * 0.75^2 = 1.125 over 2 bits, 0.5625.
+func TestDBDMQ_Invariance(t *testing.T) {
+	a := float32(math.Atanh(0.5))
+	u := [][]float32{{a, -a}, {a, a}}
+	base := DBDMQ{K: 2, Lambda1: 0.5, Lambda2: 1, Angles: []float64{10}, Sigma: 10}
+	tests := []struct {
+		name             string
+		lambda3, lambda4 float64
+		want             float64
+	}{
+		{"off", 0, 0, 0},
+		{"rotation", 2, 0, 2 * 0.606531},
+		{"decorrelation", 0, 3, 3 * 0.5625},
+		{"both", 1, 1, 0.606531 + 0.5625},
+	}
+	backend, err := encoder.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := func(m DBDMQ) float64 {
+		exec, err := model.NewExec(backend, model.NewStore(), func(scope *model.Scope, u *Node) *Node {
+			return m.Loss(Batch{U: u, Scope: scope, Bits: 2, Views: 2})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Exec(tensors.FromValue(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := tensors.CopyFlatData[float32](out[0])
+		return float64(got[0])
+	}
+	without := loss(base)
+	for _, tc := range tests {
+		m := base
+		m.Lambda3, m.Lambda4 = tc.lambda3, tc.lambda4
+		if got := loss(m) - without; math.Abs(got-tc.want) > 1e-5 {
+			t.Errorf("%s: added %.6f, want %.6f", tc.name, got, tc.want)
+		}
+	}
+	if m := (DBDMQ{Angles: []float64{-10, 10}}); m.Views() != 3 {
+		t.Errorf("views = %d, want 3", m.Views())
+	}
+}

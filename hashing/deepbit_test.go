@@ -28,7 +28,7 @@ func evalViewsLoss(t *testing.T, m Deep, u [][]float32, views int) float64 {
 	return float64(v[0])
 }
 
-// TestDeepBit_Loss works the three terms out by hand.
+// TestDeepBit_Loss works the four terms out by hand.
 //
 // One view, u = [[1, -0.5], [0.25, 0.5]]: the targets b - 0.5 are
 // [[0.5, -0.5], [0.5, 0.5]], so L1 = mean(0.5^2, 0.25^2) = 0.15625; the
@@ -36,7 +36,8 @@ func evalViewsLoss(t *testing.T, m Deep, u [][]float32, views int) float64 {
 //
 // Two views, u = [[0.5, 0.5], [0.5, -0.5]] (an image and its copy rotated
 // by -10 degrees): L1 = 0 (both at +-0.5); bit means 0.5 and 0, L2 = 0.25;
-// ||(0, 1)||^2 = 1 weighed by C = exp(-10 pi / 180) = 0.839849.
+// ||(0, 1)||^2 = 1 weighed by C = exp(-10^2 / (2 * 10^2)) = 0.606531 with
+// Sigma = 10, by 1 without a Sigma, by exp(-1/8) = 0.882497 with Sigma 20.
 //
 // L4 over the rows: for the first u, 2F = [[2, -1], [0.5, 1]] and
 // (2F)^T (2F) / 2 = [[2.125, -0.75], [-0.75, 1]], so L4 = 1.125^2 +
@@ -45,7 +46,7 @@ func evalViewsLoss(t *testing.T, m Deep, u [][]float32, views int) float64 {
 func TestDeepBit_Loss(t *testing.T) {
 	one := [][]float32{{1, -0.5}, {0.25, 0.5}}
 	two := [][]float32{{0.5, 0.5}, {0.5, -0.5}}
-	c := 0.839849
+	c := 0.606531
 	tests := []struct {
 		name  string
 		m     DeepBit
@@ -55,10 +56,12 @@ func TestDeepBit_Loss(t *testing.T) {
 	}{
 		{"L1 + L2", DeepBit{Alpha: 1, Beta: 1, Gamma: 1}, one, 1, 0.15625 + 0.390625},
 		{"weights", DeepBit{Alpha: 2, Beta: 0.5, Gamma: 1}, one, 1, 2*0.15625 + 0.5*0.390625},
-		{"rotation", DeepBit{Alpha: 1, Beta: 1, Gamma: 2, Angles: []float64{-10}}, two, 2, 0.25 + 2*c},
-		{"rotation off", DeepBit{Alpha: 1, Beta: 1, Gamma: 0, Angles: []float64{-10}}, two, 2, 0.25},
+		{"rotation", DeepBit{Alpha: 1, Beta: 1, Gamma: 2, Angles: []float64{-10}, Sigma: 10}, two, 2, 0.25 + 2*c},
+		{"rotation, wider C", DeepBit{Alpha: 1, Beta: 1, Gamma: 2, Angles: []float64{-10}, Sigma: 20}, two, 2, 0.25 + 2*0.882497},
+		{"rotation, C = 1", DeepBit{Alpha: 1, Beta: 1, Gamma: 2, Angles: []float64{-10}}, two, 2, 0.25 + 2},
+		{"rotation off", DeepBit{Alpha: 1, Beta: 1, Gamma: 0, Angles: []float64{-10}, Sigma: 10}, two, 2, 0.25},
 		{"correlated bits", DeepBit{Alpha: 1, Beta: 1, Gamma: 1, Delta: 1}, one, 1, 0.15625 + 0.390625 + 2.390625},
-		{"uncorrelated bits", DeepBit{Alpha: 1, Beta: 1, Gamma: 2, Delta: 1, Angles: []float64{-10}}, two, 2, 0.25 + 2*c},
+		{"uncorrelated bits", DeepBit{Alpha: 1, Beta: 1, Gamma: 2, Delta: 1, Angles: []float64{-10}, Sigma: 10}, two, 2, 0.25 + 2*c},
 	}
 	for _, tc := range tests {
 		if got := evalViewsLoss(t, tc.m, tc.u, tc.views); math.Abs(got-tc.want) > 1e-5 {
@@ -137,10 +140,37 @@ func TestUnsupervisedRegistered(t *testing.T) {
 			t.Errorf("%s registered as %+v", name, m.Info())
 		}
 	}
-	if _, ok := Method(DeepBit{}).(Augmenter); !ok {
-		t.Error("deepbit is not an Augmenter")
+	for _, m := range []Method{DeepBit{}, DBDMQ{}} {
+		if _, ok := m.(Augmenter); !ok {
+			t.Errorf("%s is not an Augmenter", m.Info().Name)
+		}
 	}
 	if _, ok := Method(SADH{}).(Refitter); !ok {
 		t.Error("sadh is not a Refitter")
+	}
+}
+
+// TestDeepBit_Network: DeepBit and DBD-MQ train the output layer alone on
+// the pixels, whatever blocks the base network has.
+func TestDeepBit_Network(t *testing.T) {
+	fused := encoder.Reference(48)
+	fused.Filters, fused.Fuse, fused.Attention = []int{8, 8}, true, 4
+	for _, tc := range []struct {
+		name string
+		a    Architect
+		base encoder.CNN
+		want string
+	}{
+		{"deepbit", DeepBit{}, encoder.Reference(48), "28x28x1 fc48"},
+		{"dbdmq", DBDMQ{}, encoder.Reference(32), "28x28x1 fc32"},
+		{"deepbit, fused and attending", DeepBit{}, fused, "28x28x1 fc48"},
+	} {
+		net := tc.a.Network(tc.base)
+		if err := net.Validate(); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if got := net.String(); got != tc.want {
+			t.Errorf("%s: network %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

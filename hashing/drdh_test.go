@@ -114,3 +114,32 @@ func TestDRDH_PruneErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDRDH_FineTune: the registered DRDH is a FineTuner asking for 5
+// epochs at the run's rate (0) after the cut, and FineTune reports the
+// fields it is given, 0 epochs meaning none.
+func TestDRDH_FineTune(t *testing.T) {
+	reg, err := Lookup("drdh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := reg.(FineTuner)
+	if !ok {
+		t.Fatal("drdh is not a FineTuner")
+	}
+	tests := []struct {
+		name   string
+		m      FineTuner
+		epochs int
+		rate   float64
+	}{
+		{"registered", f, 5, 0},
+		{"none", DRDH{}, 0, 0},
+		{"fields", DRDH{FineTuneEpochs: 3, FineTuneRate: 2e-4}, 3, 2e-4},
+	}
+	for _, tc := range tests {
+		if e, r := tc.m.FineTune(); e != tc.epochs || r != tc.rate {
+			t.Errorf("%s: FineTune() = %d, %g; want %d, %g", tc.name, e, r, tc.epochs, tc.rate)
+		}
+	}
+}

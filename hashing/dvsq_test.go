@@ -95,3 +95,51 @@ func TestDVSQ_Refit(t *testing.T) {
 		t.Errorf("codebooks %v, want about (1, 1) and (-1, -1)", books)
 	}
 }
+
+// TestDVSQ_LabelsFixed: the label embeddings, given or drawn at random,
+// are not trained (the paper's are fixed word vectors); random ones are
+// drawn, not left at zero.
+func TestDVSQ_LabelsFixed(t *testing.T) {
+	backend, err := encoder.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		labels []float32
+	}{
+		{"given", []float32{1, 0, 0, 1}},
+		{"random", nil},
+	} {
+		m := DVSQ{Dim: 2, Codewords: 2, Lambda: 1, Every: 1, ICMSweeps: 2, Labels: tc.labels}
+		store := model.NewStore()
+		exec, err := model.NewExec(backend, store, func(scope *model.Scope, u, labels *Node) *Node {
+			return m.Loss(Batch{U: u, Labels: labels, Scope: scope, Bits: 1, Classes: 2})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := exec.Exec(tensors.FromValue([][]float32{{1, 0}, {1, 1}}), tensors.FromValue([]int32{0, 1})); err != nil {
+			t.Fatal(err)
+		}
+		v := store.RootScope().GetVariable(DVSQLabels)
+		if v == nil {
+			t.Fatalf("%s: no variable %s", tc.name, DVSQLabels)
+		}
+		if v.Trainable {
+			t.Errorf("%s: label embeddings are trainable", tc.name)
+		}
+		val, err := v.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		flat, _ := tensors.CopyFlatData[float32](val)
+		norm := 0.0
+		for _, x := range flat {
+			norm += float64(x) * float64(x)
+		}
+		if norm == 0 {
+			t.Errorf("%s: label embeddings are all zero", tc.name)
+		}
+	}
+}

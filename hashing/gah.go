@@ -43,6 +43,22 @@ import (
 // network is one hidden layer of Hidden ReLU units on [u_i, g_i] with a
 // sigmoid output, its weights in Batch.Scope (and so in the model file),
 // trained by the same Adam as the network. Codes are sign(u).
+//
+// Further departures, from the authors' code (Long-Kai/GradAttnHash),
+// which may cost GAH the speed-up the paper reports: there the attention
+// is per pair and bit, not per image and bit: for each pair (i, j) and
+// bit k the network scores both sides' share of the pair's gradient and a
+// softmax over the two gives a_ijk and 1 - a_ijk (doubled, so that equal
+// shares give the plain gradient), deciding which code of the pair moves
+// on that bit, the swap the paper sets out to prevent; here a_ik is an
+// independent sigmoid per image, which can damp a bit for both codes of a
+// pair but cannot hand the move to one of them. The attention network
+// there is shared across bits (100 hidden units on five per-bit inputs:
+// the code value and the pair's and the batch's gradient, each as a log
+// magnitude and a sign), and is trained on the base loss of the network after one
+// SGD step with the attended gradient (a second-order look-ahead through
+// the network's weights), not of the codes moved by eta a g; the network
+// there trains by SGD, the attention by its own Adam.
 type GAH struct {
 	// Base is the pairwise loss whose gradients are attended.
 	Base DSH

@@ -45,6 +45,16 @@ type Deep interface {
 	Loss(b Batch) *Node
 }
 
+// Budgeted is a deep method that trains best on a number of images seen
+// other than the trainer's default (about 150,000: 30 epochs of
+// fmnist-1k): the command line's default epochs give it that many.
+type Budgeted interface {
+	Deep
+	// ImagesSeen is the number of training images (epochs times the
+	// training set) a run should see by default.
+	ImagesSeen() int
+}
+
 // Architect is a deep method that changes the network it trains, as
 // FusionNet fuses the outputs of several convolutional blocks.
 type Architect interface {

@@ -10,9 +10,18 @@ import (
 	"github.com/lookalike/lookalike/encoder"
 )
 
+// softHinge is max(x, 0), or w log(1 + e^(x/w)) for w > 0.
+func softHinge(x, w float64) float64 {
+	if w <= 0 {
+		return math.Max(x, 0)
+	}
+	return w * math.Log1p(math.Exp(x/w))
+}
+
 // tripletRewardRef is R(b) of PGHash's doc, by its definition.
-func tripletRewardRef(b [][]float32, labels []int32, margin float64) float64 {
+func tripletRewardRef(b [][]float32, labels []int32, margin, width float64) float64 {
 	n, k := len(b), len(b[0])
+	c, w := margin*float64(k), width*float64(k)
 	total := 0.0
 	for i := range n {
 		var pos, neg, np, nn float64
@@ -21,13 +30,13 @@ func tripletRewardRef(b [][]float32, labels []int32, margin float64) float64 {
 				continue
 			}
 			d := 0.0
-			for c := range k {
-				d += math.Abs(float64(b[i][c] - b[j][c]))
+			for bit := range k {
+				d += math.Abs(float64(b[i][bit] - b[j][bit]))
 			}
 			if labels[j] == labels[i] {
-				pos, np = pos+d, np+1
+				pos, np = pos+softHinge(d-c, w), np+1
 			} else {
-				neg, nn = neg+math.Min(d, margin*float64(k)), nn+1
+				neg, nn = neg+c-softHinge(c-d, w), nn+1
 			}
 		}
 		if nn > 0 {
@@ -40,38 +49,46 @@ func tripletRewardRef(b [][]float32, labels []int32, margin float64) float64 {
 	return total / float64(n*k)
 }
 
-// TestPGHash_Reward: hand-computed triplet rewards, 2 bits.
+// TestPGHash_Reward: hand-computed rewards, 2 bits.
 //
 // b = (1,0), (1,1), (0,1), labels 0, 0, 1: d01 = 1, d02 = 2, d12 = 1.
-// Uncapped (margin 1, k bits): anchor 0: 2 - 1 = 1; anchor 1: 1 - 1 = 0;
-// anchor 2 (no positive): mean(2, 1) = 1.5; R = 2.5 / (3 x 2) = 0.416667.
-// Capped at 1 bit (margin 1/2): anchor 0: 1 - 1 = 0; anchor 1: 0;
-// anchor 2: mean(1, 1) = 1; R = 1/6.
-// b = (1,0), (0,0): one class, each anchor -1: R = -2/4 = -0.5; two
-// classes, +1 each: R = 0.5. b = (1,1), (0,0), two classes: d = 2, capped
-// to 1: R = 0.5 (uncapped 1).
+// Hinges at 2 bits (margin 1): the positive pair, at 1 bit, costs
+// nothing; anchor 0 earns 2, anchor 1 earns 1, anchor 2 mean(2, 1) = 1.5:
+// R = 4.5 / (3 x 2) = 0.75. Hinges at 1 bit (margin 1/2): every negative
+// earns 1: R = 3/6 = 0.5. Hinges at 1/2 bit (margin 1/4): the positive
+// costs 1/2, each negative earns 1/2: anchors 0 and 1 net 0, anchor 2
+// 1/2: R = 1/12.
+// b = (1,0), (0,0), d = 1, hinges at 1/2 bit: one class, each anchor
+// pays 1/2: R = -1/4; two classes, each earns 1/2: R = 1/4. b = (1,1),
+// (0,0), two classes: d = 2, earned up to 1 bit: R = 1/2 (up to 2: 1).
+// Softened with w = 1/2 bit (width 1/4) at d = c = 1 bit (margin 1/2):
+// h(0) = w log 2; a negative pair earns 1 - log(2)/2 = 0.653426 per
+// anchor, R = 0.326713, a positive one pays log(2)/2, R = -0.173287.
 func TestPGHash_Reward(t *testing.T) {
 	tests := []struct {
-		name   string
-		b      [][]float32
-		labels []int32
-		margin float64
-		want   float64
+		name          string
+		b             [][]float32
+		labels        []int32
+		margin, width float64
+		want          float64
 	}{
-		{"triplets uncapped", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, 1, 2.5 / 6},
-		{"triplets capped", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, 0.5, 1.0 / 6},
-		{"positives only", [][]float32{{1, 0}, {0, 0}}, []int32{3, 3}, 0.5, -0.5},
-		{"negatives only", [][]float32{{1, 0}, {0, 0}}, []int32{3, 4}, 0.5, 0.5},
-		{"negative past the cap", [][]float32{{1, 1}, {0, 0}}, []int32{3, 4}, 0.5, 0.5},
-		{"negative uncapped", [][]float32{{1, 1}, {0, 0}}, []int32{3, 4}, 1, 1},
-		{"equal codes", [][]float32{{1, 1}, {1, 1}}, []int32{3, 3}, 0.5, 0},
+		{"triplets, hinges at 2", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, 1, 0, 0.75},
+		{"triplets, hinges at 1", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, 0.5, 0, 0.5},
+		{"triplets, hinges at 1/2", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, 0.25, 0, 1.0 / 12},
+		{"positives only", [][]float32{{1, 0}, {0, 0}}, []int32{3, 3}, 0.25, 0, -0.25},
+		{"negatives only", [][]float32{{1, 0}, {0, 0}}, []int32{3, 4}, 0.25, 0, 0.25},
+		{"negative past the hinge", [][]float32{{1, 1}, {0, 0}}, []int32{3, 4}, 0.5, 0, 0.5},
+		{"negative within the hinge", [][]float32{{1, 1}, {0, 0}}, []int32{3, 4}, 1, 0, 1},
+		{"equal codes", [][]float32{{1, 1}, {1, 1}}, []int32{3, 3}, 0.5, 0, 0},
+		{"soft negative", [][]float32{{1, 0}, {0, 0}}, []int32{3, 4}, 0.5, 0.25, (1 - math.Log(2)/2) / 2},
+		{"soft positive", [][]float32{{1, 0}, {0, 0}}, []int32{3, 3}, 0.5, 0.25, -math.Log(2) / 4},
 	}
 	backend, err := encoder.Backend()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range tests {
-		out, err := ExecOnce(backend, func(b, l *Node) *Node { return TripletReward(b, l, tc.margin) },
+		out, err := ExecOnce(backend, func(b, l *Node) *Node { return TripletReward(b, l, tc.margin, tc.width) },
 			tensors.FromValue(tc.b), tensors.FromValue(tc.labels))
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +97,7 @@ func TestPGHash_Reward(t *testing.T) {
 		if math.Abs(float64(got[0])-tc.want) > 1e-6 {
 			t.Errorf("%s: R = %v, want %v", tc.name, got[0], tc.want)
 		}
-		if ref := tripletRewardRef(tc.b, tc.labels, tc.margin); math.Abs(ref-tc.want) > 1e-12 {
+		if ref := tripletRewardRef(tc.b, tc.labels, tc.margin, tc.width); math.Abs(ref-tc.want) > 1e-12 {
 			t.Errorf("%s: reference R = %v, want %v", tc.name, ref, tc.want)
 		}
 	}
@@ -92,16 +109,17 @@ func TestPGHash_Reward(t *testing.T) {
 // expected reward, d E[R] / d u_ik = sum_b pi(b) R(b) (b_ik - p_ik).
 func TestPGHash_Estimator(t *testing.T) {
 	tests := []struct {
-		name   string
-		u      [][]float32
-		labels []int32
-		margin float64
+		name          string
+		u             [][]float32
+		labels        []int32
+		margin, width float64
 	}{
-		{"2x2 one class", [][]float32{{0.3, -0.7}, {1.2, 0.1}}, []int32{0, 0}, 0.5},
-		{"2x2 two classes", [][]float32{{0.3, -0.7}, {1.2, 0.1}}, []int32{0, 1}, 0.5},
-		{"3x2 triplets capped", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.5},
-		{"3x2 triplets uncapped", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 1},
-		{"4x2 two pairs", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}, {0.5, 0.5}}, []int32{0, 1, 0, 1}, 0.5},
+		{"2x2 one class", [][]float32{{0.3, -0.7}, {1.2, 0.1}}, []int32{0, 0}, 0.25, 0},
+		{"2x2 two classes", [][]float32{{0.3, -0.7}, {1.2, 0.1}}, []int32{0, 1}, 0.5, 0},
+		{"3x2 triplets, hinges at 1", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.5, 0},
+		{"3x2 triplets, hinges at 1/2", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.25, 0},
+		{"3x2 triplets, soft", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.5, 0.125},
+		{"4x2 two pairs, soft", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}, {0.5, 0.5}}, []int32{0, 1, 0, 1}, 0.5, 0.25},
 	}
 	backend, err := encoder.Backend()
 	if err != nil {
@@ -109,7 +127,7 @@ func TestPGHash_Estimator(t *testing.T) {
 	}
 	for _, tc := range tests {
 		grad := MustNewExec(backend, func(u, b, labels *Node) *Node {
-			return Gradient(PGSurrogate(u, b, labels, tc.margin), u)[0]
+			return Gradient(PGSurrogate(u, b, labels, tc.margin, tc.width), u)[0]
 		})
 		n, k := len(tc.u), len(tc.u[0])
 		p := make([][]float64, n)
@@ -135,7 +153,7 @@ func TestPGHash_Estimator(t *testing.T) {
 					}
 				}
 			}
-			r := tripletRewardRef(b, tc.labels, tc.margin)
+			r := tripletRewardRef(b, tc.labels, tc.margin, tc.width)
 			out := grad.MustCall(tensors.FromValue(tc.u), tensors.FromValue(b), tensors.FromValue(tc.labels))
 			g, _ := tensors.CopyFlatData[float32](out[0])
 			for i := range n {
@@ -162,22 +180,22 @@ func TestPGHash_Estimator(t *testing.T) {
 	}
 }
 
-// TestPGHash_Loss: the loss reads -R of the greedy codes, capped at 1 bit.
-// Outputs (30, -30), (30, 30), (-30, 30) are greedy codes 10, 11, 01,
-// labels 0, 0, 1: R = 1/6 (TestPGHash_Reward's capped case). Outputs
-// (0.1, -0.2), (0.3, 0), (-0.1, 0.2) have the same greedy codes but for
-// the second image's second bit (0 is not above 0): codes 10, 10, 01,
-// d01 = 0, d02 = 2, d12 = 2, capped to 1; anchors 1 - 0, 1 - 0,
-// mean(1, 1): R = 3/6, loss -0.5, whatever the samples.
+// TestPGHash_Loss: the loss reads -R of the greedy codes, hinges at 1/2
+// bit. Outputs (30, -30), (30, 30), (-30, 30) are greedy codes 10, 11, 01,
+// labels 0, 0, 1: R = 1/12 (TestPGHash_Reward's case with hinges at 1/2).
+// Outputs (0.1, -0.2), (0.3, 0), (-0.1, 0.2) have the same greedy codes
+// but for the second image's second bit (0 is not above 0): codes 10, 10,
+// 01, d01 = 0, d02 = 2, d12 = 2; every anchor earns 1/2 and pays nothing:
+// R = 1.5/6, loss -0.25, whatever the samples.
 func TestPGHash_Loss(t *testing.T) {
-	m := PGHash{Margin: 0.5, Samples: 2}
+	m := PGHash{Margin: 0.25, Samples: 2}
 	tests := []struct {
 		name string
 		u    [][]float32
 		want float64
 	}{
-		{"certain", [][]float32{{30, -30}, {30, 30}, {-30, 30}}, -1.0 / 6},
-		{"uncertain", [][]float32{{0.1, -0.2}, {0.3, 0}, {-0.1, 0.2}}, -0.5},
+		{"certain", [][]float32{{30, -30}, {30, 30}, {-30, 30}}, -1.0 / 12},
+		{"uncertain", [][]float32{{0.1, -0.2}, {0.3, 0}, {-0.1, 0.2}}, -0.25},
 	}
 	for _, tc := range tests {
 		if got := evalLoss(t, m, tc.u, []int32{0, 0, 1}); math.Abs(got-tc.want) > 1e-6 {

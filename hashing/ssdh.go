@@ -1,6 +1,8 @@
 package hashing
 
 import (
+	"math"
+
 	. "github.com/gomlx/gomlx/core/graph"
 
 	"github.com/lookalike/lookalike/encoder"
@@ -26,47 +28,67 @@ type SemiSupervised interface {
 //
 // Its loss joins a supervised ranking loss on the labelled images of a
 // mini-batch to a semi-supervised embedding loss on all of them, labelled
-// and unlabelled, whose neighbour graph is built online from the network's
-// current features:
+// and unlabelled, whose neighbours are found online among the network's
+// current outputs, as the authors' code does (PKU-ICST-MIPL/SSDH_TCSVT2017,
+// SemiRankLoss, feature_index 0):
 //
-//	J = J_rank + Lambda J_embed + Alpha J_quant
+//	J = 1/2 J_rank + Lambda/2 J_embed + Alpha J_quant
 //	J_rank  = mean over labelled triplets (q, p, n), y_q = y_p != y_n, of
 //	          max(0, m_r + ||b_q - b_p||^2 - ||b_q - b_n||^2)
-//	J_embed = mean over pairs (i, j), i != j, of
-//	          w_ij ||b_i - b_j||^2 + (1 - w_ij) max(0, m_e - ||b_i - b_j||^2)
+//	J_embed = mean over images i of
+//	          mean over p in N(i) of ||b_i - b_p||^2
+//	          + mean over n in F(i) of max(0, m_e - ||b_i - b_n||)^2
 //	J_quant = mean over images of sum_k | |b_k| - 1 |
 //
-// with w_ij = 1 when j is among the Neighbours nearest images of i (or i
-// among j's) in the batch, and 0 otherwise: the embedding loss of Weston et
-// al. (ICML 2008) that the paper adopts.
+// The images of the batch are ranked by distance from b_i, i itself first
+// (rank 0). N(i) holds the Neighbours first ranks, i among them (its term
+// is 0), and F(i) the far ranks FarFrom*n to (FarFrom+FarBand)*n of the n
+// images: the embedding loss of Weston et al. (ICML 2008) that the paper
+// adopts, a neighbour pulled in and a non-neighbour pushed out to m_e,
+// with both taken where the authors' code takes them. That code draws, for
+// each image, one neighbour among its 8 first ranks and one far image
+// among ranks 114 to 123 of its batch of 128, and for each labelled image
+// one triplet, at random; here each term is the expectation of that draw,
+// the mean over all the candidates, so the loss needs no random numbers
+// (the triplets are averaged over the whole batch, not anchor by anchor).
+// Pushing only far images out keeps the embedding loss from pushing apart
+// the images of a class that are not among each other's few nearest.
 //
 // Differences from the paper, each to fit this project's network and
-// codes: the paper's hash layer is a sigmoid with codes at 0.5, and its
-// quantization term pushes outputs to 0 or 1; here outputs are real and
-// codes their signs, so the margins are on the +-1 scale (m_r = bits, m_e
-// = 2 bits, as DSH's margin) and J_quant is DSH's regularizer pulling
-// outputs to +-1. The paper builds its neighbour graph from the fully
-// connected features below the hash layer; here it is built from the hash
-// layer's outputs (without gradient through the graph), the features the
-// loss already sees.
+// codes: the paper's hash layer is a sigmoid with codes at 0.5 and no
+// quantization term; here outputs are real and codes their signs, so
+// J_quant is DSH's regularizer pulling outputs to +-1, and distances are
+// on the +-1 scale, whose squares are 4 times the 0/1 scale's. The
+// authors' m_e of 3 at 48 bits is m_e^2 = 36 = 0.75 bits here. Their m_r
+// of 1 (one bit of Hamming distance) is m_r = bits here (12 bits), a
+// margin on the scale of DSH's. The authors' code also adds pairs from a
+// classifier's pseudo-labels of the unlabelled images, which the paper
+// does not describe; they are left out.
 type SSDH struct {
-	// RankMarginPerBit gives m_r = RankMarginPerBit * bits.
+	// RankMarginPerBit gives m_r = RankMarginPerBit * bits, on squared
+	// distances.
 	RankMarginPerBit float64
-	// EmbedMarginPerBit gives m_e = EmbedMarginPerBit * bits.
+	// EmbedMarginPerBit gives m_e^2 = EmbedMarginPerBit * bits: m_e is a
+	// margin on the (unsquared) distance to far images. Paper's code: 0.75.
 	EmbedMarginPerBit float64
-	// Lambda weighs the embedding loss.
+	// Lambda weighs the embedding loss. Paper's code: 0.1.
 	Lambda float64
 	// Alpha weighs the quantization term.
 	Alpha float64
-	// Neighbours is the k of the online k-nearest-neighbour graph.
+	// Neighbours is the k of the online nearest-neighbour graph, the image
+	// itself counted. Paper's code: 8 at 48 bits.
 	Neighbours int
+	// FarFrom and FarBand place the far images of each anchor, as
+	// fractions of the batch: ranks FarFrom*n to (FarFrom+FarBand)*n. Zero
+	// FarBand means the authors' 114/128 and 10/128.
+	FarFrom, FarBand float64
 	// UnlabelledShare is the number of unlabelled images per labelled
 	// image in a batch.
 	UnlabelledShare float64
 }
 
 func init() {
-	Register(SSDH{RankMarginPerBit: 1, EmbedMarginPerBit: 2, Lambda: 0.1, Alpha: 0.01, Neighbours: 5, UnlabelledShare: 0.5})
+	Register(SSDH{RankMarginPerBit: 1, EmbedMarginPerBit: 0.75, Lambda: 0.1, Alpha: 0.01, Neighbours: 8, UnlabelledShare: 0.5})
 }
 
 // Info describes SSDH.
@@ -85,22 +107,27 @@ func (m SSDH) UnlabelledPerBatch(batch int) int { return int(m.UnlabelledShare *
 // Loss is J of the paper over the mini-batch.
 func (m SSDH) Loss(b Batch) *Node {
 	u, labels := b.U, b.Labels
-	g := u.Graph()
-	dtype := u.DType()
 	n := u.Shape().Dimensions[0]
 	bits := float64(u.Shape().Dimensions[1])
 	d := SquaredDistances(u)
 
-	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), dtype)
 	rank := m.rankLoss(d, labels, b.Labelled, bits)
 
-	w := NeighbourGraph(StopGradient(d), m.Neighbours)
-	offDiag := OneMinus(eye)
-	embed := Add(Mul(w, d), Mul(OneMinus(w), encoder.Relu(AddScalar(Neg(d), m.EmbedMarginPerBit*bits))))
-	embedMean := DivScalar(ReduceAllSum(Mul(offDiag, embed)), float64(n*(n-1)))
+	from, band := m.FarFrom, m.FarBand
+	if band == 0 {
+		from, band = 114.0/128, 10.0/128
+	}
+	lo := min(int(from*float64(n)), n-1)
+	hi := min(lo+max(int(band*float64(n)), 1), n)
+	near, far := RankBands(StopGradient(d), m.Neighbours, lo, hi)
+	near = DivScalar(near, float64(min(m.Neighbours, n)))
+	far = DivScalar(far, float64(hi-lo))
+	// The square root's gradient is finite at 0 (the diagonal, weight 0).
+	gap := encoder.Relu(AddScalar(Neg(Sqrt(AddScalar(d, 1e-6))), math.Sqrt(m.EmbedMarginPerBit*bits)))
+	embed := DivScalar(ReduceAllSum(Add(Mul(near, d), Mul(far, Square(gap)))), float64(n))
 
 	quant := ReduceAllMean(ReduceSum(Abs(AddScalar(Abs(u), -1)), 1))
-	return Add(rank, Add(MulScalar(embedMean, m.Lambda), MulScalar(quant, m.Alpha)))
+	return Add(MulScalar(Add(rank, MulScalar(embed, m.Lambda)), 0.5), MulScalar(quant, m.Alpha))
 }
 
 // rankLoss is the mean triplet hinge over the labelled images, the first
@@ -126,25 +153,37 @@ func (m SSDH) rankLoss(d, labels *Node, nl int, bits float64) *Node {
 	return Div(ReduceAllSum(Mul(valid, hinge)), Max(ReduceAllSum(valid), ScalarOne(g, dtype)))
 }
 
-// NeighbourGraph returns the symmetric k-nearest-neighbour graph of the
-// squared distances d ([n, n]): 1 where j is among the k nearest of i
-// (itself excluded, ties to the lower position) or i among j's, 0
-// elsewhere, the diagonal 0. The neighbours are taken by k rounds of
-// argmin, each masking the one it found: GoMLX's TopK sorts whole rows,
-// which the pure-Go backend did about 1,000 times slower here.
-func NeighbourGraph(d *Node, k int) *Node {
+// RankBands orders the images of a batch by their squared distances d
+// ([n, n]) from each image i, itself first (rank 0) and ties broken by
+// position, and returns the [n, n] masks of the ranks below k (near) and
+// of the ranks lo to hi-1 (far). The nearest are taken by k rounds of
+// argmin and the far ones by n-lo rounds of argmax, each masking the one it
+// found: GoMLX's TopK sorts whole rows, which the pure-Go backend did about
+// 1,000 times slower here, and counting ranks takes an [n, n, n] cube.
+func RankBands(d *Node, k, lo, hi int) (near, far *Node) {
 	g := d.Graph()
 	n := d.Shape().Dimensions[0]
-	k = min(k, n-1)
-	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), d.DType())
-	// Masked entries are pushed past every distance.
-	far := AddScalar(MulScalar(ReduceAllMax(d), 2), 1)
-	dm := Add(d, Mul(eye, far))
-	knn := ZerosLike(d)
+	dtype := d.DType()
+	k, lo, hi = min(k, n), max(lo, 0), min(hi, n)
+	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), dtype)
+	// The image itself goes first, below every distance; picked entries
+	// are pushed past every distance, out of the later rounds.
+	d = Sub(Mul(d, OneMinus(eye)), eye)
+	step := AddScalar(MulScalar(ReduceAllMax(d), 2), 2)
+	near, far = ZerosLike(d), ZerosLike(d)
+	dm := d
 	for range k {
-		hit := OneHot(ArgMin(dm, 1), n, d.DType())
-		knn = Add(knn, hit)
-		dm = Add(dm, Mul(hit, far))
+		hit := OneHot(ArgMin(dm, 1), n, dtype)
+		near = Add(near, hit)
+		dm = Add(dm, Mul(hit, step))
 	}
-	return Max(knn, Transpose(knn, 0, 1))
+	dm = d
+	for t := range n - lo {
+		hit := OneHot(ArgMax(dm, 1), n, dtype)
+		if t >= n-hi {
+			far = Add(far, hit)
+		}
+		dm = Sub(dm, Mul(hit, step))
+	}
+	return near, far
 }

@@ -3,6 +3,11 @@ package hashing
 import (
 	"math"
 	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/lookalike/lookalike/encoder"
 )
 
 // TestSSDH_Loss: one bit, u = (1, 0.5, -1, 0.8), labels (0, 0, 1, none).
@@ -13,14 +18,23 @@ import (
 // (1, 0, 2): 4 + 0.25 - 2.25 = 2; mean 1.125. The unlabelled image 3 is in
 // no triplet.
 //
-// Embedding, k = 1: nearest of 0 is 3, of 1 is 3, of 2 is 1, of 3 is 0,
-// so neighbours {0,3}, {1,3}, {1,2} cost d: 0.04 + 0.09 + 2.25, and the
-// rest cost max(0, 2 - d): {0,1} 1.75, {0,2} 0, {2,3} 0. Both orders of
-// the 6 pairs: 2 * 4.13 / 12 = 0.688333, times lambda 0.1.
+// Embedding, k = 2 (the image itself and its nearest), the far band the
+// last of 4 ranks (FarFrom 3/4, FarBand 1/4, or the default 114/128 and
+// 10/128, which give the same ranks for 4 images), m_e = sqrt(9 * 1) = 3.
+// Nearest of 0 is 3, of 1 is 3, of 2 is 1, of 3 is 0: (0.04 + 0.09 +
+// 2.25 + 0.04) / 2 = 1.21. Farthest of 0 is 2 (distance 2), of 1 is 2
+// (1.5), of 2 is 0 (2), of 3 is 2 (1.8): (3-2)^2 + 1.5^2 + 1^2 + 1.2^2 =
+// 5.69. J_embed = (1.21 + 5.69) / 4 = 1.725, times lambda 0.1.
 //
 // Quantization: | |u| - 1 | = 0, 0.5, 0, 0.2, mean 0.175, times 0.01.
+//
+// J = (1.125 + 0.1725) / 2 + 0.00175 = 0.6505.
 func TestSSDH_Loss(t *testing.T) {
-	m := SSDH{RankMarginPerBit: 4, EmbedMarginPerBit: 2, Lambda: 0.1, Alpha: 0.01, Neighbours: 1}
+	m := SSDH{RankMarginPerBit: 4, EmbedMarginPerBit: 9, Lambda: 0.1, Alpha: 0.01, Neighbours: 2, FarFrom: 0.75, FarBand: 0.25}
+	byDefault := m
+	byDefault.FarFrom, byDefault.FarBand = 0, 0
+	nearOnly := m
+	nearOnly.EmbedMarginPerBit = 1 // m_e = 1: every far image is beyond it
 	u := [][]float32{{1}, {0.5}, {-1}, {0.8}}
 	tests := []struct {
 		name   string
@@ -28,13 +42,63 @@ func TestSSDH_Loss(t *testing.T) {
 		labels []int32
 		want   float64
 	}{
-		{"semi-supervised", m, []int32{0, 0, 1, Unlabelled}, 1.125 + 0.0688333 + 0.00175},
+		{"semi-supervised", m, []int32{0, 0, 1, Unlabelled}, 0.6505},
+		{"default far band", byDefault, []int32{0, 0, 1, Unlabelled}, 0.6505},
 		// All unlabelled: no triplet, the embedding and quantization remain.
-		{"unlabelled", m, []int32{Unlabelled, Unlabelled, Unlabelled, Unlabelled}, 0.0688333 + 0.00175},
+		{"unlabelled", m, []int32{Unlabelled, Unlabelled, Unlabelled, Unlabelled}, 0.1725/2 + 0.00175},
+		// Far images at distances 2, 1.5, 2 and 1.8 cost nothing at m_e = 1.
+		{"far beyond margin", nearOnly, []int32{Unlabelled, Unlabelled, Unlabelled, Unlabelled}, 0.1*1.21/4/2 + 0.00175},
 	}
 	for _, tc := range tests {
 		if got := evalBatchLoss(t, tc.m, u, tc.labels, 0, 1); math.Abs(got-tc.want) > 1e-5 {
 			t.Errorf("%s: loss = %.6f, want %.6f", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRankBands: the images of TestSSDH_Loss ranked by distance from each
+// image i, itself first, are 0: (0, 3, 1, 2), 1: (1, 3, 0, 2),
+// 2: (2, 1, 3, 0), 3: (3, 0, 1, 2).
+func TestRankBands(t *testing.T) {
+	u := [][]float32{{1}, {0.5}, {-1}, {0.8}}
+	tests := []struct {
+		name            string
+		k, lo, hi       int
+		wantNear, wantF [][]float32
+	}{
+		{"nearest and farthest", 2, 3, 4,
+			[][]float32{{1, 0, 0, 1}, {0, 1, 0, 1}, {0, 1, 1, 0}, {1, 0, 0, 1}},
+			[][]float32{{0, 0, 1, 0}, {0, 0, 1, 0}, {1, 0, 0, 0}, {0, 0, 1, 0}}},
+		{"itself and ranks 1-2", 1, 1, 3,
+			[][]float32{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}},
+			[][]float32{{0, 1, 0, 1}, {1, 0, 0, 1}, {0, 1, 0, 1}, {1, 1, 0, 0}}},
+	}
+	b, err := encoder.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		out, err := ExecOnce(b, func(u *Node) *Node {
+			near, far := RankBands(SquaredDistances(u), tc.k, tc.lo, tc.hi)
+			return Stack([]*Node{near, far}, 0)
+		}, tensors.FromValue(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tensors.CopyFlatData[float32](out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(u)
+		for i := range n {
+			for j := range n {
+				if v := got[i*n+j]; v != tc.wantNear[i][j] {
+					t.Errorf("%s: near[%d][%d] = %v, want %v", tc.name, i, j, v, tc.wantNear[i][j])
+				}
+				if v := got[n*n+i*n+j]; v != tc.wantF[i][j] {
+					t.Errorf("%s: far[%d][%d] = %v, want %v", tc.name, i, j, v, tc.wantF[i][j])
+				}
+			}
 		}
 	}
 }

@@ -35,19 +35,7 @@ func adversarialLoss(t *testing.T, m Deep, u [][]float32, x [][][][]float32) (fl
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports := map[string]float64{}
-	for v := range store.IterVariables() {
-		const prefix = "/monitor/"
-		if len(v.Path()) > len(prefix) && v.Path()[:len(prefix)] == prefix {
-			val, err := v.Value()
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, _ := tensors.CopyFlatData[float32](val)
-			reports[v.Path()[len(prefix):]] = float64(f[0])
-		}
-	}
-	return float64(loss[0]), reports
+	return float64(loss[0]), monitorReports(t, store)
 }
 
 // tinyGAN is three 2x2 images and their network outputs: image 0 and 1
@@ -131,4 +119,23 @@ func TestRandomCodes(t *testing.T) {
 	if len(v) != 4000 || ones < 1800 || ones > 2200 {
 		t.Errorf("%d values, %d ones", len(v), ones)
 	}
+}
+
+// monitorReports returns the scalars a loss reported (Batch.Report), by
+// name, from the store its graph ran with.
+func monitorReports(t *testing.T, store *model.Store) map[string]float64 {
+	t.Helper()
+	reports := map[string]float64{}
+	for v := range store.IterVariables() {
+		const prefix = "/monitor/"
+		if len(v.Path()) > len(prefix) && v.Path()[:len(prefix)] == prefix {
+			val, err := v.Value()
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := tensors.CopyFlatData[float32](val)
+			reports[v.Path()[len(prefix):]] = float64(f[0])
+		}
+	}
+	return reports
 }

@@ -2,6 +2,7 @@ package training
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -10,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/hashing"
 )
 
 // tapedOptimizer gives an optimizer the gradients of the encoder's written
@@ -27,6 +29,10 @@ type tapedOptimizer struct {
 	withGradients train.OptimizeWithGradients
 	mu            sync.Mutex
 	tapes         map[*Graph]taped
+	// shared is set when the loss also runs the network outside the tape
+	// (hashing.SharedDiscriminator): the network's variables then add
+	// automatic differentiation's gradient to the tape's.
+	shared bool
 }
 
 type taped struct {
@@ -40,6 +46,40 @@ func newTapedOptimizer(opt optimizer.Interface) (*tapedOptimizer, error) {
 		return nil, fmt.Errorf("training: optimizer %T cannot take gradients", opt)
 	}
 	return &tapedOptimizer{Interface: opt, withGradients: o, tapes: map[*Graph]taped{}}, nil
+}
+
+// sharedNetwork gives a loss the network as a function of its own images
+// (hashing.Network): a second pass, in training mode, over the network's
+// variables, differentiated automatically. The pass leaves the batch
+// normalization's running statistics as the batch's own pass set them, so
+// that inference sees the statistics of the training images only.
+func sharedNetwork(net encoder.CNN, store *model.Store, g *Graph) hashing.Network {
+	scope := store.Scope("/" + encoder.Scope)
+	prefix := "/" + encoder.Scope + "/"
+	var weights *Node
+	for v := range store.IterVariables() {
+		if strings.HasPrefix(v.Path(), prefix) && strings.HasSuffix(v.Path(), "_out/weights") && v.InUseByGraph(g) {
+			weights = v.NodeValue(g)
+		}
+	}
+	encode := func(images *Node) *Node {
+		type held struct {
+			v   *model.Variable
+			val *Node
+		}
+		var stats []held
+		for v := range store.IterVariables() {
+			if strings.HasPrefix(v.Path(), prefix) && !v.Trainable && v.InUseByGraph(g) {
+				stats = append(stats, held{v, v.NodeValue(g)})
+			}
+		}
+		out := net.Build(scope, images)
+		for _, h := range stats {
+			h.v.SetNodeValue(h.val)
+		}
+		return out
+	}
+	return hashing.Network{Encode: encode, OutputWeights: weights}
 }
 
 // build runs the network for a training step of graph g and returns the
@@ -75,7 +115,7 @@ func (o *tapedOptimizer) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
 	for v := range scope.IterVariables() {
 		if v.Trainable && v.InUseByGraph(g) {
 			vars = append(vars, v)
-			if !onTape[v] {
+			if !onTape[v] || o.shared {
 				targets = append(targets, v.NodeValue(g))
 			}
 		}
@@ -85,9 +125,13 @@ func (o *tapedOptimizer) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
 	grads := make([]*Node, len(vars))
 	next := 1
 	for i, v := range vars {
-		if onTape[v] {
+		switch {
+		case onTape[v] && o.shared:
+			grads[i] = Add(network[v], auto[next])
+			next++
+		case onTape[v]:
 			grads[i] = network[v]
-		} else {
+		default:
 			grads[i] = auto[next]
 			next++
 		}

@@ -49,6 +49,14 @@ type Config struct {
 	// mAP@all 0.810 against 0.829, its noisy statistics entering the batch
 	// normalization averages at every epoch's end.
 	BatchSize int
+	// PerClass, when above 1, fills each batch with groups of PerClass
+	// images of one label (the "PK" batches of Schroff et al., FaceNet,
+	// CVPR 2015, and Hermans et al., 2017), for training sets of many
+	// small classes, whose random batches hold almost no similar pair: the
+	// learned heads' photos come in labels of four images (an original and
+	// its edits), so a random batch of 128 of 4,000 holds about 6 similar
+	// pairs among 8,128. 0 or 1 draws batches at random.
+	PerClass int
 	// LearningRate of Adam. Default 1e-3.
 	LearningRate float64
 	// Schedule shapes the learning rate over the run: "constant" (or
@@ -81,15 +89,20 @@ type Config struct {
 	// methods, the generator's images at the end of training, for the
 	// pictures of a run.
 	Trace *Trace
+	// init holds variables to start from instead of fresh ones (a pruned
+	// model fine-tuned by fineTune); a checkpoint takes precedence.
+	init []modelfile.Variable
 }
 
 // Trace is what a run records for its loss curves and generated samples.
 type Trace struct {
 	// Names names the scalars of each step: "loss", then those the method
-	// reported, sorted.
+	// reported, sorted, then those only its pretraining reported
+	// (hashing.Pretrainer: "pretrain_loss" and the others), sorted.
 	Names []string
 	// Steps holds the scalars of each step of this run (resumed epochs
-	// excluded), in Names' order.
+	// excluded), pretraining steps first, in Names' order; NaN where a
+	// step did not report the scalar.
 	Steps [][]float64
 	// Real and Generated hold Samples training images and the
 	// generator's images for them (hashing.Generative), each Height x
@@ -341,13 +354,26 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 			return nil, err
 		}
 	}
+	if c.init != nil && startEpoch == 0 {
+		if _, err := modelfile.ToStore(store, c.init); err != nil {
+			return nil, err
+		}
+	}
 	opt, err := newTapedOptimizer(optimizer.Adam().LearningRate(c.LearningRate).Epsilon(1e-8).Done())
 	if err != nil {
 		return nil, err
 	}
-	// The images go on to the loss too (Batch.Images).
-	modelFn := func(scope *model.Scope, x *Node) (*Node, *Node) {
-		return opt.build(c.Net, scope.In(encoder.Scope), x), x
+	_, opt.shared = c.Method.(hashing.SharedDiscriminator)
+	// The images go on to the loss too (Batch.Images), with a
+	// synthesizer's images and their labels after the real ones.
+	synth, _ := c.Method.(hashing.Synthesizer)
+	modelFn := func(scope *model.Scope, x *Node) []*Node {
+		if synth == nil {
+			return []*Node{opt.build(c.Net, scope.In(encoder.Scope), x), x}
+		}
+		images, labels := synthesize(&c, synth, store, x, set)
+		x = Concatenate([]*Node{x, images}, 0)
+		return []*Node{opt.build(c.Net, scope.In(encoder.Scope), x), x, labels}
 	}
 	n, size := set.Len(), set.ImageSize()
 	steps := n / c.BatchSize
@@ -368,12 +394,29 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		// The optimizer increments the global step after the loss is
 		// built, so here it still counts the steps taken before this one.
 		step := ConvertDType(optimizer.GetGlobalStepVar(store).NodeValue(u.Graph()), u.DType())
-		return c.Method.Loss(hashing.Batch{
+		b := hashing.Batch{
 			U: u, Labels: labels[0], Step: step, Steps: c.Epochs * steps, Scope: store.Scope("/" + methodScope),
 			Bits: c.bits(), Classes: nclasses, Labelled: c.BatchSize,
 			Images: predictions[1], Index: labels[1], Views: views, TrainingImages: n,
 			Monitor: store.Scope("/" + monitorScope),
-		})
+		}
+		if len(predictions) > 2 {
+			// The synthesized rows, labelled by their conditions.
+			b.Labels = Concatenate([]*Node{labels[0], predictions[2]}, 0)
+			b.Index = Concatenate([]*Node{labels[1], Add(ZerosLike(predictions[2]), Scalar(u.Graph(), dtypes.Int32, hashing.Unlabelled))}, 0)
+		}
+		if sd, ok := c.Method.(hashing.SharedDiscriminator); ok {
+			return sd.SharedLoss(b, sharedNetwork(c.Net, store, u.Graph()))
+		}
+		return c.Method.Loss(b)
+	}
+	// Pretraining comes first: its trainer resets the learning-rate
+	// variable, which the main trainer then sets up anew.
+	var pre []map[string]float64
+	if p, ok := c.Method.(hashing.Pretrainer); ok && startEpoch == 0 {
+		if pre, err = pretrain(ctx, &c, p, backend, store, set, nclasses); err != nil {
+			return nil, err
+		}
 	}
 	trainer := train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
 	lrVar := optimizer.LearningRateVarWithValue(store.RootScope(), dtypes.Float32, c.LearningRate)
@@ -389,7 +432,7 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		watch.reset()
 		// The order of each epoch depends only on (seed, epoch), so a
 		// resumed run sees the same batches as an uninterrupted one.
-		perm := rand.New(rand.NewPCG(uint64(c.Seed), uint64(epoch))).Perm(n)
+		perm := epochOrder(set.Labels, c.PerClass, c.Seed, epoch)
 		for s := 0; s < steps; s++ {
 			if err := ctx.Err(); err != nil {
 				bar.done()
@@ -505,6 +548,14 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		if err := prune(c, p, backend, store, set, m); err != nil {
 			return nil, err
 		}
+		if f, ok := p.(hashing.FineTuner); ok {
+			if m, err = fineTune(ctx, c, f, set, m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if c.Trace != nil && len(pre) > 0 {
+		tracePretraining(c.Trace, pre)
 	}
 	if g, ok := c.Method.(hashing.Generative); ok && c.Trace != nil {
 		if err := generate(c, g, backend, store, set, nclasses); err != nil {
@@ -512,6 +563,161 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		}
 	}
 	return m, nil
+}
+
+// synthesize returns the images a synthesizer adds to the batch x of real
+// images, and their labels, before the network runs.
+func synthesize(c *Config, s hashing.Synthesizer, store *model.Store, x *Node, set *dataset.Set) (images, labels *Node) {
+	step := ConvertDType(optimizer.GetGlobalStepVar(store).NodeValue(x.Graph()), x.DType())
+	return s.Synthesize(hashing.Batch{
+		Images: x, Step: step, Steps: c.Epochs * (set.Len() / c.BatchSize), Scope: store.Scope("/" + methodScope),
+		Bits: c.bits(), Classes: classes(set), Labelled: x.Shape().Dimensions[0], Views: 1, TrainingImages: set.Len(),
+	}, s.Synthesized(c.BatchSize))
+}
+
+// pretrain runs a Pretrainer's steps before the network trains and
+// returns the scalars of each step by name ("pretrain_loss" and what the
+// method reported). Its Adam keeps its moments and step count apart from
+// the main optimizer's, and the global step goes back to 0 afterwards, so
+// that the main run's schedules start at 0. The batches are drawn in
+// passes over set, each a permutation that depends only on the seed and
+// the pass; a pass is an epoch for the collapse watch.
+func pretrain(ctx context.Context, c *Config, p hashing.Pretrainer, backend compute.Backend, store *model.Store, set *dataset.Set, nclasses int) ([]map[string]float64, error) {
+	steps, rate, beta1, beta2 := p.Pretraining(c.Epochs * (set.Len() / c.BatchSize))
+	if steps <= 0 {
+		return nil, nil
+	}
+	opt := optimizer.Adam().Scope("adam_pretrain").LearningRate(rate).Betas(beta1, beta2).Epsilon(1e-8).Done()
+	lossFn := func(labels, predictions []*Node) *Node {
+		x := predictions[0]
+		step := ConvertDType(optimizer.GetGlobalStepVar(store).NodeValue(x.Graph()), x.DType())
+		return p.PretrainLoss(hashing.Batch{
+			Images: x, Labels: labels[0], Step: step, Steps: steps, Scope: store.Scope("/" + methodScope),
+			Bits: c.bits(), Classes: nclasses, Labelled: c.BatchSize, Views: 1, TrainingImages: set.Len(),
+			Monitor: store.Scope("/" + monitorScope),
+		})
+	}
+	trainer := train.NewTrainer(backend, store, func(_ *model.Scope, x *Node) *Node { return x }, lossFn, opt, nil, nil)
+	n, size, bs := set.Len(), set.ImageSize(), c.BatchSize
+	perPass := n / bs
+	passes := (steps + perPass - 1) / perPass
+	x := make([]float32, bs*size)
+	y := make([]int32, bs)
+	if c.Progress != nil {
+		fmt.Fprintf(c.Progress, "pretraining %s: %d steps\n", c.Method.Info().Name, steps)
+	}
+	bar := newProgress(c.Progress, steps)
+	defer bar.done()
+	var rows []map[string]float64
+	var watch collapse
+	var perm []int
+	for s := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pass, k := s/perPass, s%perPass
+		if k == 0 {
+			if err := watch.err(pass); err != nil {
+				return nil, fmt.Errorf("pretraining: %w", err)
+			}
+			watch.reset()
+			perm = rand.New(rand.NewPCG(uint64(c.Seed), 1<<33+uint64(pass))).Perm(n)
+		}
+		for i, q := range perm[k*bs : (k+1)*bs] {
+			copy(x[i*size:(i+1)*size], set.Image(q))
+			y[i] = set.Labels[q]
+		}
+		metrics, err := trainer.TrainStep(train.Batch{
+			Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, bs, set.Height, set.Width, set.Channels)},
+			Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, bs)},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("training: pretraining step %d: %w", s+1, err)
+		}
+		loss, err := tensors.CopyFlatData[float32](metrics[0])
+		for _, m := range metrics {
+			m.FinalizeAll()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("training: read pretraining loss: %w", err)
+		}
+		if math.IsNaN(float64(loss[0])) || math.IsInf(float64(loss[0]), 0) {
+			return nil, fmt.Errorf("%w at pretraining step %d", ErrDiverged, s+1)
+		}
+		names, values, err := reported(store)
+		if err != nil {
+			return nil, err
+		}
+		row := map[string]float64{"pretrain_loss": float64(loss[0])}
+		for i, name := range names {
+			row[name] = values[i]
+		}
+		watch.observe(row)
+		rows = append(rows, row)
+		drawn := bar.last
+		bar.step(pass+1, passes, s+1, float64(loss[0]), bs)
+		if bar.last != drawn {
+			var line strings.Builder
+			for i, name := range names {
+				fmt.Fprintf(&line, "%s %.4f ", name, values[i])
+			}
+			fmt.Fprint(c.Progress, line.String())
+		}
+	}
+	if err := watch.err(passes); err != nil {
+		return nil, fmt.Errorf("pretraining: %w", err)
+	}
+	if err := optimizer.GetGlobalStepVar(store).SetValue(tensors.FromScalar(int64(0))); err != nil {
+		return nil, fmt.Errorf("training: reset the step after pretraining: %w", err)
+	}
+	// The main run's progress line and curves show its own scalars.
+	if err := store.Scope("/" + monitorScope).DeleteVariablesInScope(); err != nil {
+		return nil, fmt.Errorf("training: after pretraining: %w", err)
+	}
+	return rows, nil
+}
+
+// tracePretraining puts the pretraining steps' scalars pre before the
+// run's in t, matched by name; a scalar that a step did not report is NaN,
+// which the curves skip.
+func tracePretraining(t *Trace, pre []map[string]float64) {
+	names := append([]string(nil), t.Names...)
+	seen := map[string]bool{}
+	for _, name := range names {
+		seen[name] = true
+	}
+	var extra []string
+	for _, row := range pre {
+		for name := range row {
+			if !seen[name] {
+				seen[name] = true
+				extra = append(extra, name)
+			}
+		}
+	}
+	sort.Strings(extra)
+	names = append(names, extra...)
+	steps := make([][]float64, 0, len(pre)+len(t.Steps))
+	for _, row := range pre {
+		v := make([]float64, len(names))
+		for i, name := range names {
+			if x, ok := row[name]; ok {
+				v[i] = x
+			} else {
+				v[i] = math.NaN()
+			}
+		}
+		steps = append(steps, v)
+	}
+	for _, old := range t.Steps {
+		v := make([]float64, len(names))
+		copy(v, old)
+		for i := len(old); i < len(names); i++ {
+			v[i] = math.NaN()
+		}
+		steps = append(steps, v)
+	}
+	t.Names, t.Steps = names, steps
 }
 
 // generate fills c.Trace with TraceSamples training images, spread over
@@ -582,6 +788,35 @@ func prune(c Config, p hashing.Pruner, backend compute.Backend, store *model.Sto
 		return fmt.Errorf("training: prune: %w", err)
 	}
 	return nil
+}
+
+// lossOnly hides every ability of a method but its loss, so that a
+// fine-tuning run does not cut the network a second time.
+type lossOnly struct{ hashing.Deep }
+
+// fineTune trains m's cut network on, from its weights, for the epochs f
+// asks (none: m as it is) with f's loss and the run's schedule, seed and
+// batches, without checkpoints, and returns the result under m's header
+// with the seconds of both runs.
+func fineTune(ctx context.Context, c Config, f hashing.FineTuner, set *dataset.Set, m *modelfile.Model) (*modelfile.Model, error) {
+	epochs, rate := f.FineTune()
+	if epochs <= 0 {
+		return m, nil
+	}
+	ft := c
+	ft.Method, ft.Net, ft.Bits, ft.Epochs = lossOnly{f}, m.Header.Network, 0, epochs
+	if rate > 0 {
+		ft.LearningRate = rate
+	}
+	ft.Checkpoint, ft.OnEpoch, ft.init = "", nil, m.Variables
+	tuned, err := Train(ctx, ft, set)
+	if err != nil {
+		return nil, fmt.Errorf("training: fine-tune: %w", err)
+	}
+	h := m.Header
+	h.Training.Seconds += tuned.Header.Training.Seconds
+	tuned.Header = h
+	return tuned, nil
 }
 
 // KeepOutputs cuts the output layer of m's network down to the outputs
@@ -739,4 +974,39 @@ func Remove(path string) error {
 		return err
 	}
 	return nil
+}
+
+// epochOrder returns the order of the training images in epoch: a
+// permutation that depends only on (seed, epoch). With perClass > 1 the
+// images of each label are shuffled and cut into groups of perClass, and
+// the groups are shuffled, so that consecutive images come perClass of a
+// label at a time.
+func epochOrder(labels []int32, perClass int, seed int64, epoch int) []int {
+	rng := rand.New(rand.NewPCG(uint64(seed), uint64(epoch)))
+	perm := rng.Perm(len(labels))
+	if perClass <= 1 {
+		return perm
+	}
+	byLabel := map[int32][]int{}
+	var order []int32
+	for _, p := range perm {
+		l := labels[p]
+		if _, ok := byLabel[l]; !ok {
+			order = append(order, l)
+		}
+		byLabel[l] = append(byLabel[l], p)
+	}
+	var groups [][]int
+	for _, l := range order {
+		members := byLabel[l]
+		for lo := 0; lo < len(members); lo += perClass {
+			groups = append(groups, members[lo:min(lo+perClass, len(members))])
+		}
+	}
+	rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
+	out := make([]int, 0, len(perm))
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
 }

@@ -19,20 +19,45 @@ import (
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/eval"
 	"github.com/lookalike/lookalike/hashing"
+	"github.com/lookalike/lookalike/modelfile"
 )
 
-// qualityRow is one trained and evaluated (method, bits).
+// qualityRow is one trained and evaluated (method, bits): a row of the
+// results page, kept with the run that made it in the page's JSON file.
 type qualityRow struct {
-	method  string
-	bits    int
-	report  *eval.Report
-	seconds float64
-	note    string
+	Method  string       `json:"method"`
+	Bits    int          `json:"bits,omitempty"`
+	Report  *eval.Report `json:"report,omitempty"`
+	Seconds float64      `json:"training_s,omitempty"`
+	Note    string       `json:"note,omitempty"`
+	// Labelled is the number of labelled training images of a model
+	// trained on scarce labels (train --labelled), 0 for all.
+	Labelled int `json:"labelled,omitempty"`
+	// Torch marks a row of the PyTorch reference script.
+	Torch bool `json:"torch,omitempty"`
+	// Epochs, Seed, Command and Date say which run made the row.
+	Epochs  int    `json:"epochs,omitempty"`
+	Seed    int64  `json:"seed"`
+	Command string `json:"command"`
+	Date    string `json:"date"`
+	Cores   int    `json:"cores"`
+}
+
+// label is the row's method cell: the method, and how many labelled
+// images it learned from when they were scarce.
+func (r qualityRow) label() string {
+	if r.Labelled > 0 {
+		return fmt.Sprintf("%s (%d labels)", r.Method, r.Labelled)
+	}
+	return r.Method
 }
 
 // runBenchQuality trains and evaluates every selected method at every
 // selected code length on one protocol and writes the results page.
 func runBenchQuality(ctx context.Context, o benchOptions, stdout, errw io.Writer) error {
+	if o.Models != "" {
+		return runBenchQualityModels(ctx, o, stdout, errw)
+	}
 	methods := o.methodList()
 	if len(o.BitsList) == 0 {
 		o.BitsList = intList{16, 32, 48, 64}
@@ -58,7 +83,10 @@ func runBenchQuality(ctx context.Context, o benchOptions, stdout, errw io.Writer
 		return err
 	}
 	fmt.Fprintf(errw, "euclidean on pixels: mAP@all %.4f (%.0f s)\n", pixels.MAPAll, time.Since(start).Seconds())
-	rows := []qualityRow{{method: "euclidean (pixels, real-valued)", report: pixels, note: "reference"}}
+	run := qualityRow{Seed: o.Seed, Command: qualityCommand(o, split.Protocol), Date: time.Now().UTC().Format("2006-01-02"), Cores: runtime.NumCPU()}
+	reference := run
+	reference.Method, reference.Report, reference.Note = "euclidean (pixels, real-valued)", pixels, "reference"
+	rows := []qualityRow{reference}
 	for _, m := range methods {
 		for _, b := range lengths {
 			to := trainOptions{dataOptions: o.dataOptions, Method: m, Bits: b, Epochs: o.Epochs, BatchSize: 128,
@@ -78,12 +106,104 @@ func runBenchQuality(ctx context.Context, o benchOptions, stdout, errw io.Writer
 				return err
 			}
 			r.Protocol, r.Method, r.Seed = split.Protocol, m, o.Seed
-			rows = append(rows, qualityRow{method: m, bits: b, report: r, seconds: seconds})
+			row := run
+			row.Method, row.Bits, row.Report, row.Seconds = m, b, r, seconds
+			if method, _ := hashing.Lookup(m); isDeep(method) {
+				row.Epochs = model.Header.Training.Epochs
+			}
+			rows = append(rows, row)
 			fmt.Fprintf(errw, "%s %d bits: mAP@all %.4f (%.0f s)\n", m, b, r.MAPAll, seconds)
 		}
 	}
-	torch := torchRows(ctx, o, methods, lengths, split.Protocol, errw)
-	return writeResults(o, split.Protocol, rows, torch, stdout)
+	// The PyTorch reference trains as long as DSH did.
+	torch := o
+	if torch.Epochs == 0 {
+		torch.Epochs = defaultEpochs(split.Train.Len())
+	}
+	for _, r := range torchRows(ctx, torch, methods, lengths, split.Protocol, errw) {
+		r.Seed, r.Command, r.Date, r.Cores, r.Epochs, r.Torch = run.Seed, run.Command, run.Date, run.Cores, torch.Epochs, true
+		rows = append(rows, r)
+	}
+	return saveResults(o, split.Protocol, rows, stdout)
+}
+
+// runBenchQualityModels evaluates trained model files (--models) on the
+// protocol and adds their rows to the results page: a long training run
+// made once with 'lookalike train' joins the table without training again.
+// Each row names the train command that the model's header records.
+func runBenchQualityModels(ctx context.Context, o benchOptions, stdout, errw io.Writer) error {
+	split, err := o.split()
+	if err != nil {
+		return err
+	}
+	var rows []qualityRow
+	for _, path := range strings.Split(o.Models, ",") {
+		model, err := modelfile.ReadFile(path)
+		if err != nil {
+			return inputError{err}
+		}
+		h := model.Header
+		if base, _, _ := strings.Cut(h.Training.Protocol, "/"); base != split.Protocol {
+			return badInput("%s was trained on protocol %q, not %s: its training images may be among the queries", path, h.Training.Protocol, split.Protocol)
+		}
+		enc, err := model.Encoder()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		r, err := evaluate(model, enc, split)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		r.Protocol, r.Method, r.Seed = split.Protocol, h.Method, h.Training.Seed
+		labelled := 0
+		if strings.Contains(h.Training.Protocol, "/labelled-") {
+			labelled = h.Training.Images
+		}
+		rows = append(rows, qualityRow{
+			Labelled: labelled, Method: h.Method, Bits: h.Bits, Report: r, Seconds: h.Training.Seconds, Epochs: h.Training.Epochs, Seed: h.Training.Seed,
+			Command: trainCommand(h) + ", then lookalike bench quality --models", Date: time.Now().UTC().Format("2006-01-02"), Cores: runtime.NumCPU(),
+		})
+		fmt.Fprintf(errw, "%s (%s %d bits): mAP@all %.4f\n", path, h.Method, h.Bits, r.MAPAll)
+		if labelled == 0 {
+			// The PyTorch reference of a DSH model trains as long, in
+			// this run.
+			to := o
+			to.Epochs, to.Seed = h.Training.Epochs, h.Training.Seed
+			command := fmt.Sprintf("SEED=%d %s %s %d %d, run by lookalike bench quality --models", to.Seed, o.Python, o.TorchScript, h.Bits, to.Epochs)
+			for _, t := range torchRows(ctx, to, []string{h.Method}, []int{h.Bits}, split.Protocol, errw) {
+				t.Seed, t.Command, t.Date, t.Cores, t.Epochs, t.Torch = to.Seed, command, rows[len(rows)-1].Date, runtime.NumCPU(), to.Epochs, true
+				rows = append(rows, t)
+			}
+		}
+	}
+	return saveResults(o, split.Protocol, rows, stdout)
+}
+
+// trainCommand is the train command line that the training record of a
+// model header describes.
+func trainCommand(h modelfile.Header) string {
+	t := h.Training
+	protocol, labelled, _ := strings.Cut(t.Protocol, "/labelled-")
+	cmd := fmt.Sprintf("lookalike train --method %s --bits %d --protocol %s --epochs %d --seed %d", h.Method, h.Bits, protocol, t.Epochs, t.Seed)
+	if t.BatchSize != 0 && t.BatchSize != 128 {
+		cmd += fmt.Sprintf(" --batch %d", t.BatchSize)
+	}
+	if labelled != "" {
+		cmd += " --labelled " + labelled
+	}
+	if f := intList(h.Network.Filters); !slices.Equal(f, intList{32, 64}) {
+		cmd += " --filters " + f.String()
+	}
+	if hidden := intList(h.Network.Hidden); !slices.Equal(hidden, intList{512}) {
+		cmd += " --hidden " + hidden.String()
+	}
+	if t.LearningRate != 0 && t.LearningRate != 1e-3 {
+		cmd += fmt.Sprintf(" --lr %g", t.LearningRate)
+	}
+	if t.Schedule != "cosine" {
+		cmd += " --lr-schedule " + cmp.Or(t.Schedule, "constant")
+	}
+	return cmd
 }
 
 var torchMAP = regexp.MustCompile(`train_s=([0-9.]+).*mAP@all=([0-9.]+)`)
@@ -100,20 +220,20 @@ func torchRows(ctx context.Context, o benchOptions, methods []string, lengths []
 	}
 	var rows []qualityRow
 	for _, b := range lengths {
-		row := qualityRow{method: "dsh (PyTorch reference)", bits: b}
+		row := qualityRow{Method: "dsh (PyTorch reference)", Bits: b}
 		cmd := exec.CommandContext(ctx, o.Python, o.TorchScript, strconv.Itoa(b), strconv.Itoa(o.Epochs))
 		cmd.Env = append(os.Environ(), "THREADS="+strconv.Itoa(o.TorchThreads), "DATA="+o.Data, "SEED="+strconv.FormatInt(o.Seed, 10))
 		out, err := cmd.CombinedOutput()
 		m := torchMAP.FindSubmatch(out)
 		if err != nil || m == nil {
-			row.note = fmt.Sprintf("not measured: %s %s failed (python3-torch missing? scripts/setup.sh --peers): %v", o.Python, o.TorchScript, err)
+			row.Note = fmt.Sprintf("not measured: %s %s failed (python3-torch missing? scripts/setup.sh --peers): %v", o.Python, o.TorchScript, err)
 			rows = append(rows, row)
 			break
 		}
-		row.seconds, _ = strconv.ParseFloat(string(m[1]), 64)
+		row.Seconds, _ = strconv.ParseFloat(string(m[1]), 64)
 		mapAll, _ := strconv.ParseFloat(string(m[2]), 64)
-		row.report = &eval.Report{MAPAll: mapAll}
-		row.note = "mAP@all only (the script computes no other metric)"
+		row.Report = &eval.Report{MAPAll: mapAll}
+		row.Note = "mAP@all only (the script computes no other metric)"
 		fmt.Fprintf(errw, "pytorch dsh %d bits: mAP@all %.4f\n", b, mapAll)
 		rows = append(rows, row)
 	}
@@ -127,11 +247,11 @@ func writeResults(o benchOptions, protocol string, rows, torch []qualityRow, std
 		return err
 	}
 	var b strings.Builder
-	command := fmt.Sprintf("lookalike bench quality --protocol %s --methods %s --bits %s --epochs %d --seed %d",
-		protocol, strings.Join(o.methodList(), ","), o.BitsList.String(), o.Epochs, o.Seed)
-	fmt.Fprintf(&b, "# Retrieval quality\n\nGenerated by `%s` on %s (%d cores); do not edit by hand.\n\n",
-		command, time.Now().UTC().Format("2006-01-02"), runtime.NumCPU())
-	fmt.Fprintf(&b, "Protocol %s (shared/protocols.md), seed %d, deep methods %d epochs. Shallow methods learn from the training images' pixels.\n\n", protocol, o.Seed, o.Epochs)
+	b.WriteString("# Retrieval quality\n\nGenerated by `lookalike bench quality`; do not edit by hand. Each run replaces the rows of the methods and code lengths it trained and keeps the others (all are kept in " + filepath.Base(resultsJSON(o.Out)) + "; `--fresh` starts over). The rows come from these runs:\n\n")
+	for _, r := range runsOf(append(slices.Clone(rows), torch...)) {
+		fmt.Fprintf(&b, "- `%s` on %s (%d cores)\n", r.Command, r.Date, r.Cores)
+	}
+	fmt.Fprintf(&b, "\nProtocol %s (shared/protocols.md). Deep methods train for the epochs of their row; shallow methods learn from the training images' pixels. Training seconds are wall time on the machine of the run, shared with whatever else ran there.\n\n", protocol)
 	unsupervised, supervised := bySupervision(rows)
 	if len(unsupervised) > 0 {
 		b.WriteString("## Unsupervised methods\n\nTrained without labels, shallow ones on the pixels and deep ones end to end on the same images; labels serve only to score the retrieval.\n\n")
@@ -150,20 +270,20 @@ func writeResults(o benchOptions, protocol string, rows, torch []qualityRow, std
 	byMethod := map[string]*eval.Series{}
 	var order []string
 	for _, r := range rows {
-		if r.note == "reference" {
+		if r.Note == "reference" {
 			continue
 		}
-		if r.bits == 48 && r.report.PR != nil {
-			curves = append(curves, eval.Curve{Label: r.method, Points: r.report.PR})
+		if r.Bits == 48 && r.Report.PR != nil {
+			curves = append(curves, eval.Curve{Label: r.Method, Points: r.Report.PR})
 		}
-		s, ok := byMethod[r.method]
+		s, ok := byMethod[r.Method]
 		if !ok {
-			s = &eval.Series{Label: r.method}
-			byMethod[r.method] = s
-			order = append(order, r.method)
+			s = &eval.Series{Label: r.Method}
+			byMethod[r.Method] = s
+			order = append(order, r.Method)
 		}
-		s.X = append(s.X, float64(r.bits))
-		s.Y = append(s.Y, r.report.MAPAll)
+		s.X = append(s.X, float64(r.Bits))
+		s.Y = append(s.Y, r.Report.MAPAll)
 	}
 	if len(curves) > 0 {
 		if err := eval.WritePlot(prPlot, "PR curves at 48 bits, "+protocol, curves); err != nil {
@@ -195,13 +315,13 @@ func writeResults(o benchOptions, protocol string, rows, torch []qualityRow, std
 func bySupervision(rows []qualityRow) (unsupervised, supervised []qualityRow) {
 	var reference []qualityRow
 	shallowFirst := slices.Clone(rows)
-	slices.SortStableFunc(shallowFirst, func(a, b qualityRow) int { return cmp.Compare(deepRank(a.method), deepRank(b.method)) })
+	slices.SortStableFunc(shallowFirst, func(a, b qualityRow) int { return cmp.Compare(deepRank(a.Method), deepRank(b.Method)) })
 	for _, r := range shallowFirst {
-		if r.note == "reference" {
+		if r.Note == "reference" {
 			reference = append(reference, r)
 			continue
 		}
-		if m, err := hashing.Lookup(r.method); err == nil && m.Info().Supervised {
+		if m, err := hashing.Lookup(r.Method); err == nil && m.Info().Supervised {
 			supervised = append(supervised, r)
 		} else {
 			unsupervised = append(unsupervised, r)
@@ -229,24 +349,24 @@ func deepRank(method string) int {
 
 // writeTable writes one results table of rows, then the PyTorch rows.
 func writeTable(b *strings.Builder, rows, torch []qualityRow) {
-	b.WriteString("| method | bits | mAP@all | P@r<=2 (empty) | mAP@1000 | training s |\n|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| method | bits | mAP@all | P@r<=2 (empty) | mAP@1000 | training s | epochs |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		if r.note == "reference" {
-			fmt.Fprintf(b, "| %s | | %.4f | | %.4f | |\n", r.method, r.report.MAPAll, r.report.MAPAt1000)
+		if r.Note == "reference" {
+			fmt.Fprintf(b, "| %s | | %.4f | | %.4f | | |\n", r.Method, r.Report.MAPAll, r.Report.MAPAt1000)
 			continue
 		}
-		pr2 := fmt.Sprintf("%.4f (%.0f%%)", r.report.PR2, 100*r.report.EmptyR2)
-		if r.report.PR == nil {
+		pr2 := fmt.Sprintf("%.4f (%.0f%%)", r.Report.PR2, 100*r.Report.EmptyR2)
+		if r.Report.PR == nil {
 			pr2 = "n/a (asymmetric distance)"
 		}
-		fmt.Fprintf(b, "| %s | %d | %.4f | %s | %.4f | %.1f |\n", r.method, r.bits, r.report.MAPAll, pr2, r.report.MAPAt1000, r.seconds)
+		fmt.Fprintf(b, "| %s | %d | %.4f | %s | %.4f | %.1f | %s |\n", r.label(), r.Bits, r.Report.MAPAll, pr2, r.Report.MAPAt1000, r.Seconds, epochsCell(r.Epochs))
 	}
 	for _, r := range torch {
-		if r.report == nil {
-			fmt.Fprintf(b, "| %s | %d | %s | | | |\n", r.method, r.bits, r.note)
+		if r.Report == nil {
+			fmt.Fprintf(b, "| %s | %d | %s | | | | |\n", r.Method, r.Bits, r.Note)
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %d | %.4f | | | %.1f |\n", r.method, r.bits, r.report.MAPAll, r.seconds)
+		fmt.Fprintf(b, "| %s | %d | %.4f | | | %.1f | %s |\n", r.Method, r.Bits, r.Report.MAPAll, r.Seconds, epochsCell(r.Epochs))
 	}
 }
 

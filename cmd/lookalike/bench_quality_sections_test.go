@@ -18,13 +18,13 @@ func TestWriteResults_Sections(t *testing.T) {
 		return &eval.Report{MAPAll: m, MAPAt1000: m, PR: []eval.PRPoint{{Radius: 0, Recall: 1, Precision: m}}}
 	}
 	rows := []qualityRow{
-		{method: "euclidean (pixels, real-valued)", report: report(0.4465), note: "reference"},
-		{method: "deepbit", bits: 32, report: report(0.41)},
-		{method: "dsh", bits: 32, report: report(0.81)},
-		{method: "lsh", bits: 32, report: report(0.37)},
-		{method: "sadh", bits: 32, report: report(0.52)},
+		{Method: "euclidean (pixels, real-valued)", Report: report(0.4465), Note: "reference"},
+		{Method: "deepbit", Bits: 32, Report: report(0.41)},
+		{Method: "dsh", Bits: 32, Report: report(0.81)},
+		{Method: "lsh", Bits: 32, Report: report(0.37)},
+		{Method: "sadh", Bits: 32, Report: report(0.52)},
 	}
-	torch := []qualityRow{{method: "dsh (PyTorch reference)", bits: 32, note: "not measured: no python"}}
+	torch := []qualityRow{{Method: "dsh (PyTorch reference)", Bits: 32, Note: "not measured: no python"}}
 	tests := []struct {
 		name        string
 		rows, torch []qualityRow

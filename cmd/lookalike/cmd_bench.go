@@ -33,6 +33,8 @@ type benchOptions struct {
 	N, Queries   int
 	K            int
 	HNSW         bool
+	Fresh        bool
+	Models       string
 	NoFAISS      bool
 	Photos       string
 	Report       string
@@ -64,7 +66,7 @@ type benchReport struct {
 func init() {
 	register(&command{
 		Name:  "bench",
-		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--out docs/results.md]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench ann [--n 1000000] [--dim 256] [--queries 1000] [--k 10] [--m 16] [--ef-construction 100] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve [--index DIR | --n 1000000 --bits 64] [--clients 16] [--duration 5s]\n       lookalike bench curve --methods gah,dsh [--bits 48] [--epochs 30] [--every 5] [--base dsh] [--batch 128]",
+		Usage: "bench train [--epochs 2] [--bits 48] [--json]\n       lookalike bench quality [--methods a,b] [--bits 16,32,48,64] [--epochs 30] [--models a.lkm,b.lkm] [--out docs/results.md] [--fresh]\n       lookalike bench index [--n 1000000] [--bits 64] [--queries 1000] [--k 100] [--hnsw] [--json]\n       lookalike bench ann [--n 1000000] [--dim 256] [--queries 1000] [--k 10] [--m 16] [--ef-construction 100] [--json]\n       lookalike bench photos [--photos DIR] [--seed 0] [--report docs/neardup.md]\n       lookalike bench serve [--index DIR | --n 1000000 --bits 64] [--clients 16] [--duration 5s]\n       lookalike bench curve --methods gah,dsh [--bits 48] [--epochs 30] [--every 5] [--base dsh] [--batch 128] [--out docs/curve.md]",
 		Short: "Measure training and search speed against PyTorch and FAISS",
 		Long: `
 Bench train trains DSH on the reference network (conv32-bn-relu-pool,
@@ -80,7 +82,13 @@ length (--bits, default 16,32,48,64) on the protocol's training images,
 evaluates each on the protocol, runs the PyTorch DSH reference at the same
 lengths when dsh is selected (or says why not), and writes the results page
 --out (default docs/results.md) with a PR-curve plot at 48 bits and a
-mAP-against-bits plot beside it.
+mAP-against-bits plot beside it. The rows are kept in a JSON file beside the
+page (docs/results.json): a run replaces the rows of the methods and lengths
+it trained and keeps the others, so the table can be rebuilt a few methods
+at a time; --fresh drops the kept rows. The page lists every run whose rows
+it shows. With --models, it trains nothing: it evaluates the model files
+given (trained by 'lookalike train' on the protocol) and adds their rows,
+each naming the train command its model records.
 
 Bench index builds the clustered workload of shared/anchors/faiss_hamming.py
 (10 random centres, each bit flipped with probability 0.15; seed 0): --n
@@ -144,7 +152,10 @@ last, evaluates mAP@all of the model so far as 'lookalike eval' does
 (queries and database encoded, Hamming ranking). It prints a table of
 training step against mAP@all per method, and the step at which each
 method first reaches the final mAP@all of the base method (--base, default
-the last of --methods): a measure of how fast each converges.
+the last of --methods): a measure of how fast each converges. With --out
+it also writes them as a markdown page (the command line, date, seed,
+protocol, the table and the steps to reach the base's final mAP) with a
+plot of mAP@all against step beside it (the page's name with .png).
 
 Examples:
 
@@ -156,17 +167,19 @@ Examples:
 	lookalike bench photos
 	lookalike bench serve --index photos.idx --clients 16 --duration 5s
 	lookalike bench serve --n 1000000 --bits 64 --clients 16 --duration 10s
-	lookalike bench curve --methods gah,dsh --bits 48 --epochs 30 --every 5`,
+	lookalike bench curve --methods gah,dsh --bits 48 --epochs 30 --every 5 --out docs/curve.md`,
 		Flags: func(fs *flag.FlagSet) runFunc {
 			var o benchOptions
 			o.dataOptions.AddFlags(fs, "training images")
 			fs.Var(&o.BitsList, "bits", "code length (default 48 for train, 64 for index and serve); for quality a comma-separated list (default 16,32,48,64)")
 			fs.StringVar(&o.Methods, "methods", "", "quality: comma-separated methods (default all); photos: methods whose codes learn on descriptors (default lsh,itq,sdh,dsh,hashnet)")
-			fs.StringVar(&o.Out, "out", "docs/results.md", "quality: results page to write (plots go beside it)")
-			fs.Int64Var(&o.Seed, "seed", 0, "quality: training seed; photos: edit seed")
+			fs.StringVar(&o.Out, "out", "", "quality: results page to write (default docs/results.md; plots go beside it); curve: markdown page to write, its plot beside it (default none)")
+			fs.Int64Var(&o.Seed, "seed", 0, "quality, curve: training seed; photos: edit seed")
 			fs.IntVar(&o.N, "n", 1_000_000, "index, serve: database codes")
 			fs.IntVar(&o.Queries, "queries", 1000, "index: queries")
 			fs.IntVar(&o.K, "k", 100, "index: neighbours per query")
+			fs.StringVar(&o.Models, "models", "", "quality: comma-separated trained model files to evaluate and add to the page, instead of training")
+			fs.BoolVar(&o.Fresh, "fresh", false, "quality: drop the rows of earlier runs kept beside --out")
 			fs.BoolVar(&o.HNSW, "hnsw", false, "index: also time FAISS IndexBinaryHNSW (slow to build)")
 			fs.BoolVar(&o.NoFAISS, "no-faiss", false, "index: skip FAISS")
 			fs.StringVar(&o.Model, "model", "", "index: real codes: the model's codes of --protocol's database and queries instead of clustered ones (--n, --queries and --bits then come from them)")
@@ -175,7 +188,7 @@ Examples:
 			fs.StringVar(&o.Index, "index", "", "serve: photo index or code store to serve (default: a synthetic store of --n codes)")
 			fs.IntVar(&o.Clients, "clients", 16, "serve: concurrent clients")
 			fs.DurationVar(&o.Duration, "duration", 5*time.Second, "serve: how long to drive the server")
-			fs.IntVar(&o.Epochs, "epochs", 0, "train: epochs to time for each side (default 2); quality: epochs of deep methods (default 30)")
+			fs.IntVar(&o.Epochs, "epochs", 0, "train: epochs to time for each side (default 2); quality: epochs of deep methods (default: as train's)")
 			fs.StringVar(&o.TorchScript, "torch-script", "../shared/anchors/torch_dsh_fmnist.py", "PyTorch reference script; empty skips it")
 			fs.IntVar(&o.TorchThreads, "torch-threads", runtime.NumCPU(), "threads for PyTorch (Lookalike uses all cores)")
 			fs.StringVar(&o.Python, "python", "/usr/bin/python3", "Python with Debian's python3-torch")
@@ -214,8 +227,8 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 		}
 		return runBenchServe(ctx, o, stdout, errw)
 	case "quality":
-		if o.Epochs == 0 {
-			o.Epochs = 30
+		if o.Out == "" {
+			o.Out = "docs/results.md"
 		}
 		return runBenchQuality(ctx, o, stdout, errw)
 	case "curve":

@@ -168,9 +168,15 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 		c := training.NewConfig(m, o.Bits)
 		c.Epochs, c.BatchSize, c.LearningRate, c.Schedule, c.Seed = o.Epochs, o.BatchSize, o.LearningRate, o.Schedule, o.Seed
 		if c.Epochs == 0 {
-			c.Epochs = defaultEpochs(set.Len())
+			c.Epochs = methodEpochs(m, set.Len())
 		}
+		// The flags describe the reference network; a method that changes
+		// it (hashing.Architect) changes the network they describe.
+		c.Net = encoder.Reference(o.Bits)
 		c.Net.Filters, c.Net.Hidden = o.Filters, o.Hidden
+		if a, ok := m.(hashing.Architect); ok {
+			c.Net = a.Network(c.Net)
+		}
 		c.Net.Height, c.Net.Width, c.Net.Channels = set.Height, set.Width, set.Channels
 		c.Protocol, c.Checkpoint, c.Unlabelled, c.Trace = protocol, checkpoint, unlabelled, o.trace
 		if !o.Quiet {
@@ -236,7 +242,22 @@ func writePictures(model, method string, t *training.Trace, errw io.Writer) erro
 // fewer epochs, which keeps the main job on fmnist-full's 60,000 images
 // (2 epochs) within minutes on 2 cores.
 func defaultEpochs(n int) int {
-	const seen, most = 150_000, 30
+	return epochsFor(150_000, n)
+}
+
+// methodEpochs is defaultEpochs, or the epochs of the images the method
+// asks to see (hashing.Budgeted).
+func methodEpochs(m hashing.Method, n int) int {
+	if b, ok := m.(hashing.Budgeted); ok {
+		return epochsFor(b.ImagesSeen(), n)
+	}
+	return defaultEpochs(n)
+}
+
+// epochsFor is the number of epochs over n images that sees about seen
+// images, at least 1 and at most 30.
+func epochsFor(seen, n int) int {
+	const most = 30
 	if n <= 0 {
 		return most
 	}

@@ -116,3 +116,77 @@ func TestRun_Labelled(t *testing.T) {
 		t.Errorf("--labelled 1: exit %d: %s", code, stderr)
 	}
 }
+
+// TestRun_HashGANCao: HashGAN (Cao et al.) trains with scarce labels
+// (--labelled 16 of 32 images: 10 pretraining steps of its GAN, then 2
+// steps of 8 for the network, the synthesized pairs joining at the
+// second), reports its critic's and its pair losses on the progress
+// line, writes its pictures, and its model file encodes with the trained
+// network alone.
+func TestRun_HashGANCao(t *testing.T) {
+	dir := t.TempDir()
+	photos := filepath.Join(dir, "photos")
+	writeShapes(t, photos, 16)
+	model := filepath.Join(dir, "hashgan-cao.lkm")
+	code, _, stderr := runCLI(t, "train", "--method", "hashgan-cao", "--images", photos, "--labelled", "16", "--bits", "16",
+		"--filters", "4,4", "--hidden", "16", "--epochs", "1", "--batch", "8", "--out", model)
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"pretraining hashgan-cao: 10 steps", "d_loss", "gp", "synthetic", "wrote " + model + ".samples.png", "wrote " + model + ".losses.png"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("train output lacks %q: %s", want, stderr)
+		}
+	}
+	m, err := modelfile.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := m.Header.Training; m.Header.Method != "hashgan-cao" || tr.Images != 16 || !strings.HasSuffix(tr.Protocol, "/labelled-16") {
+		t.Errorf("model of %s trained on %d images of %q", m.Header.Method, tr.Images, tr.Protocol)
+	}
+	codes := filepath.Join(dir, "codes")
+	if code, _, stderr := runCLI(t, "encode", "--model", model, "--images", photos, "--out", codes); code != 0 {
+		t.Errorf("encode: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(codes); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRun_HashGAN: HashGAN (Dizaji et al.) trains its discriminator on the
+// hashing network itself (4 steps of 8 images and their rotated copies,
+// the hashing terms on after the first step), reports the
+// game and the hashing terms on the progress line, writes its pictures,
+// and its model file holds a 16-bit network that encodes alone.
+func TestRun_HashGAN(t *testing.T) {
+	dir := t.TempDir()
+	photos := filepath.Join(dir, "photos")
+	writeShapes(t, photos, 16)
+	model := filepath.Join(dir, "hashgan.lkm")
+	code, _, stderr := runCLI(t, "train", "--method", "hashgan", "--images", photos, "--bits", "16",
+		"--filters", "4,4", "--hidden", "16", "--epochs", "1", "--batch", "8", "--out", model)
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"d_loss", "d_fake", "g_match", "collaborative", "consistent", "uniform",
+		"wrote " + model + ".samples.png", "wrote " + model + ".losses.png"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("train output lacks %q: %s", want, stderr)
+		}
+	}
+	m, err := modelfile.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Method != "hashgan" || m.Header.Bits != 16 || m.Header.Network.Outputs != 16 {
+		t.Errorf("model of %s, %d bits, %d outputs", m.Header.Method, m.Header.Bits, m.Header.Network.Outputs)
+	}
+	codes := filepath.Join(dir, "codes")
+	if code, _, stderr := runCLI(t, "encode", "--model", model, "--images", photos, "--out", codes); code != 0 {
+		t.Errorf("encode: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(codes); err != nil {
+		t.Error(err)
+	}
+}

@@ -293,6 +293,34 @@ func TestRun_BenchQuality(t *testing.T) {
 	if code, _, _ := runCLI(t, "bench", "quality", "--methods", "nope"); code != exitBadInput {
 		t.Errorf("unknown method: exit %d", code)
 	}
+
+	// Trained models join the page without training again, beside the
+	// rows of the first run; scarce labels make a row of their own.
+	dir := t.TempDir()
+	full, scarce := filepath.Join(dir, "full.lkm"), filepath.Join(dir, "scarce.lkm")
+	for _, args := range [][]string{{"--out", full}, {"--out", scarce, "--labelled", "500"}} {
+		args = append([]string{"train", "--method", "hashnet", "--bits", "16", "--epochs", "1", "--filters", "4", "--hidden", "16", "--quiet"}, args...)
+		if code, _, stderr := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	if code, _, stderr := runCLI(t, "bench", "quality", "--models", full+","+scarce, "--out", out); code != 0 {
+		t.Fatalf("bench quality --models: exit %d: %s", code, stderr)
+	}
+	page, err = os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| lsh | 16 |", "| hashnet | 16 |", "| hashnet (500 labels) | 16 |",
+		"`lookalike train --method hashnet --bits 16 --protocol fmnist-1k --epochs 1 --seed 0 --filters 4 --hidden 16, then lookalike bench quality --models`",
+		"`lookalike train --method hashnet --bits 16 --protocol fmnist-1k --epochs 1 --seed 0 --labelled 500 --filters 4 --hidden 16, then"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("results page lacks %q:\n%s", want, page)
+		}
+	}
+	if code, _, _ := runCLI(t, "bench", "quality", "--models", filepath.Join(dir, "missing.lkm"), "--out", out); code != exitBadInput {
+		t.Errorf("missing model: exit %d, want %d", code, exitBadInput)
+	}
 }
 
 // TestRun_DeepMethods is the smoke test of every registered deep method:
@@ -344,6 +372,25 @@ func TestDefaultEpochs(t *testing.T) {
 	} {
 		if got := defaultEpochs(c.n); got != c.want {
 			t.Errorf("defaultEpochs(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+	// A method with its own budget of images seen (hashing.Budgeted).
+	for _, c := range []struct {
+		method string
+		n      int
+		want   int
+	}{
+		{"dsh", 5000, 30},
+		{"deepbit", 5000, 10}, // 50,000 images seen
+		{"dbdmq", 5000, 10},
+		{"deepbit", 60000, 1},
+	} {
+		m, err := hashing.Lookup(c.method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := methodEpochs(m, c.n); got != c.want {
+			t.Errorf("methodEpochs(%s, %d) = %d, want %d", c.method, c.n, got, c.want)
 		}
 	}
 }

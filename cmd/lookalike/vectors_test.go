@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -105,4 +106,95 @@ func TestFitVectors_Registry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFitVectors_SmallClasses: supervised deep methods learn from many
+// labels of four L2-normalized vectors each, as the learned heads' photos
+// come (an original and its edits), where a random batch holds almost no
+// similar pair and the components are small.
+func TestFitVectors_SmallClasses(t *testing.T) {
+	const classes, per, dim = 256, 4, 32
+	rng := rand.New(rand.NewPCG(5, 5))
+	n := classes * per
+	x := make([]float32, n*dim)
+	labels := make([]int32, n)
+	centre := make([]float64, dim)
+	for c := range classes {
+		for j := range centre {
+			centre[j] = rng.NormFloat64()
+		}
+		for k := range per {
+			i := c*per + k
+			labels[i] = int32(c)
+			var norm float64
+			v := x[i*dim : (i+1)*dim]
+			for j := range v {
+				e := centre[j] + 0.5*rng.NormFloat64()
+				v[j], norm = float32(e), norm+e*e
+			}
+			for j := range v {
+				v[j] /= float32(math.Sqrt(norm))
+			}
+		}
+	}
+	tests := []struct {
+		method string
+		minMAP float64
+	}{
+		// Measured (seed 1): dsh 0.62, hashnet 0.87; with the inputs
+		// unscaled, 0.40 and 0.64.
+		{"dsh", 0.55},
+		{"hashnet", 0.75},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method, func(t *testing.T) {
+			code, err := fitVectors(context.Background(), tc.method, 32, x, dim, labels, 1, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := code(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := eval.Hamming(c, labels, c, labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: mAP@all %.4f", tc.method, r.MAPAll)
+			if r.MAPAll < tc.minMAP {
+				t.Errorf("mAP@all %.4f on %d labels of %d vectors, want >= %.2f", r.MAPAll, classes, per, tc.minMAP)
+			}
+		})
+	}
+}
+
+func TestPerClass(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels []int32
+		batch  int
+		want   int
+	}{
+		{"few classes: random batches", []int32{0, 1, 0, 1, 2, 2}, 128, 0},
+		{"many labels of four", repeatLabels(100, 4), 128, 4},
+		{"many labels of twenty: capped", repeatLabels(100, 20), 128, 8},
+		{"singletons: pairs at least", repeatLabels(300, 1), 128, 2},
+		{"no labels", nil, 128, 0},
+	}
+	for _, tc := range tests {
+		if got := perClass(tc.labels, tc.batch); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// repeatLabels returns classes labels, each repeated per times.
+func repeatLabels(classes, per int) []int32 {
+	var l []int32
+	for c := range classes {
+		for range per {
+			l = append(l, int32(c))
+		}
+	}
+	return l
 }
