@@ -274,13 +274,13 @@ func writeResults(o benchOptions, protocol string, rows, torch []qualityRow, std
 			continue
 		}
 		if r.Bits == 48 && r.Report.PR != nil {
-			curves = append(curves, eval.Curve{Label: r.Method, Points: r.Report.PR})
+			curves = append(curves, eval.Curve{Label: r.label(), Points: r.Report.PR})
 		}
-		s, ok := byMethod[r.Method]
+		s, ok := byMethod[r.label()]
 		if !ok {
-			s = &eval.Series{Label: r.Method}
-			byMethod[r.Method] = s
-			order = append(order, r.Method)
+			s = &eval.Series{Label: r.label()}
+			byMethod[r.label()] = s
+			order = append(order, r.label())
 		}
 		s.X = append(s.X, float64(r.Bits))
 		s.Y = append(s.Y, r.Report.MAPAll)
