@@ -1,8 +1,11 @@
 package eval
 
 import (
+	"bytes"
+	"image/png"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lookalike/lookalike/codes"
@@ -112,6 +115,38 @@ func TestWritePlot(t *testing.T) {
 	}
 	if err := WritePlot(filepath.Join(t.TempDir(), "pr.gif"), "t", nil); err == nil {
 		t.Error("gif accepted")
+	}
+}
+
+// TestLinePlot_Markers: a series of one point draws no line, so without
+// markers its colour appears nowhere in the plot; with them a square of
+// side 7 sits at the point, which for x = 32 on an axis 16..64 and y = 0.5
+// is pixel (60 + 560/3, 40 + 195) = (247, 235).
+func TestLinePlot_Markers(t *testing.T) {
+	for _, markers := range []bool{false, true} {
+		p := LinePlot{XMin: 16, XMax: 64, Markers: markers, Series: []Series{{Label: "", X: []float64{32}, Y: []float64{0.5}}}}
+		var svg, pngOut bytes.Buffer
+		if err := p.svg(&svg); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(svg.String(), `<rect x="244" y="232" width="7" height="7"`); got != markers {
+			t.Errorf("markers %v: SVG has the square: %v", markers, got)
+		}
+		if err := p.png(&pngOut); err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(&pngOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := palette[0]
+		for _, at := range [][2]int{{247, 235}, {244, 232}, {250, 238}} {
+			r, g, b, _ := img.At(at[0], at[1]).RGBA()
+			got := r>>8 == uint32(want.R) && g>>8 == uint32(want.G) && b>>8 == uint32(want.B)
+			if got != markers {
+				t.Errorf("markers %v: pixel %v in the series colour: %v", markers, at, got)
+			}
+		}
 	}
 }
 

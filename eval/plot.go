@@ -55,7 +55,13 @@ type LinePlot struct {
 	Title, XLabel, YLabel string
 	XMin, XMax            float64
 	Series                []Series
+	// Markers draws a square at every point, so that a series of one
+	// point (a method measured at one code length) still shows.
+	Markers bool
 }
+
+// markerR is the half side of a marker square, in pixels.
+const markerR = 3
 
 // WritePlot writes curves as precision (y) against recall (x) to path, as
 // SVG or PNG by its extension.
@@ -126,6 +132,12 @@ func (p LinePlot) svg(w io.Writer) error {
 			pts = append(pts, fmt.Sprintf("%d,%d", x, y))
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="rgb(%d,%d,%d)" stroke-width="2" points="%s"/>`+"\n", col.R, col.G, col.B, strings.Join(pts, " "))
+		if p.Markers {
+			for j := range c.X {
+				x, y := xy(p.scale(c.X[j], c.Y[j]))
+				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="rgb(%d,%d,%d)"/>`+"\n", x-markerR, y-markerR, 2*markerR+1, 2*markerR+1, col.R, col.G, col.B)
+			}
+		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="rgb(%d,%d,%d)">%s</text>`+"\n", legendX, legendY+i*lineH, col.R, col.G, col.B, html.EscapeString(c.Label))
 	}
 	b.WriteString("</svg>\n")
@@ -161,6 +173,12 @@ func (p LinePlot) png(w io.Writer) error {
 			bx, by := xy(p.scale(c.X[j], c.Y[j]))
 			line(img, ax, ay, bx, by, col)
 			line(img, ax, ay+1, bx, by+1, col)
+		}
+		if p.Markers {
+			for j := range c.X {
+				x, y := xy(p.scale(c.X[j], c.Y[j]))
+				draw.Draw(img, image.Rect(x-markerR, y-markerR, x+markerR+1, y+markerR+1), image.NewUniform(col), image.Point{}, draw.Src)
+			}
 		}
 		text(img, legendX, legendY+i*lineH, c.Label, col)
 	}

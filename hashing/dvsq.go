@@ -90,7 +90,9 @@ const (
 // ranking loss and collapsed the outputs to one point after the first
 // refit. lambda is 0.1 on that unit metric (the authors' script: 0.0001
 // on raw word2vec vectors); the quantization error stays small either way
-// (about 0.01 per image on fmnist-1k). Within a step the quantization loss
+// (about 0.01 per image on fmnist-1k), and lowering lambda to 0.01 changed
+// nothing that matters (fmnist-1k, 48 bits, seed 0, 30 epochs, mAP@all:
+// 0.8109, against 0.8112 at 0.1). Within a step the quantization loss
 // uses codes found by ICM against the current codebooks for the batch's
 // current outputs, where the authors' code reuses the codes from the last
 // refit.

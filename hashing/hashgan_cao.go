@@ -123,7 +123,7 @@ type Pretrainer interface {
 //     it is the one network, trained from scratch.
 type HashGANCao struct {
 	// Alpha scales the hashing network's inner products (HashNet's),
-	// Stages and Gamma set its continuation: 0.1, 50, 1, as HashNet's.
+	// Stages and Gamma set its continuation: 0.1, 50, 2, as HashNet's.
 	Alpha  float64
 	Stages int
 	Gamma  float64
@@ -155,7 +155,7 @@ type HashGANCao struct {
 
 func init() {
 	Register(HashGANCao{
-		Alpha: 0.1, Stages: 50, Gamma: 1, CosineAlpha: 5, Penalty: 10, Conditional: 0.1, Synthetic: 1,
+		Alpha: 0.1, Stages: 50, Gamma: 2, CosineAlpha: 5, Penalty: 10, Conditional: 0.1, Synthetic: 1,
 		Pretrain: 5, PretrainRate: 5e-4, Warmup: 0.5, Noise: 64, GeneratorHidden: []int{512}, CriticHidden: []int{256},
 	})
 }

@@ -37,7 +37,7 @@ func TestArchitects_Network(t *testing.T) {
 		want   string
 	}{
 		{"saliency", "28x28x1 conv32-bn-relu-pool conv64-bn-relu-pool attention32 fc512-relu fc48"},
-		{"rnnhash", "28x28x1 conv32-bn-relu-pool conv64-bn-relu-pool fuse rnn128-rows-seq fc512-relu fc48"},
+		{"rnnhash", "28x28x1 conv32-bn-relu-pool conv64-bn-relu-pool fuse rnn256-rows-seq fc512-relu fc48"},
 		{"lstmsiamese", "28x28x1 conv32-bn-relu-pool conv64-bn-relu-pool lstm64-seq fc512-relu fc48"},
 	} {
 		m, err := Lookup(tc.method)

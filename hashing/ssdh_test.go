@@ -102,3 +102,57 @@ func TestRankBands(t *testing.T) {
 		}
 	}
 }
+
+// TestPseudoPairLoss: one bit, u = (1, 0.5, -1, 0.8), labels (0, 1, none,
+// none); the unlabelled rows' logits (0.2, 0.9) and (2, -1) make image 2
+// likely class 1, unlikely 0, and image 3 likely 0, unlikely 1.
+// Squared distances: d20 = 4, d21 = 2.25, d23 = 3.24, d30 = 0.04,
+// d31 = 0.09, d32 = 3.24; margin 2.
+//
+// Image 2: positive 1 (label 1): pull 2.25; negatives 0 (label 0) and 3
+// (pseudo-label 0) at distances 2 and 1.8: (0 + 0.2^2) / 2 = 0.02.
+// Image 3: positive 0: pull 0.04; negatives 1 and 2 (pseudo-label 1) at
+// distances 0.3 and 1.8: (1.7^2 + 0.2^2) / 2 = 1.465.
+// J_pseudo = (2.27 + 1.505) / 2 = 1.8875. Labelled rows anchor nothing, so
+// with every row labelled it is 0.
+//
+// The classifier's loss counts the labelled rows: -log softmax(1, 0)_0 =
+// log(1 + e^-1) = 0.313262 for each of rows 0 and 1.
+func TestPseudoPairLoss(t *testing.T) {
+	u := [][]float32{{1}, {0.5}, {-1}, {0.8}}
+	logits := [][]float32{{1, 0}, {0, 1}, {0.2, 0.9}, {2, -1}}
+	b, err := encoder.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		labels []int32
+		pseudo float64
+	}{
+		{"two unlabelled", []int32{0, 1, Unlabelled, Unlabelled}, 1.8875},
+		{"all labelled", []int32{0, 1, 1, 0}, 0},
+	}
+	for _, tc := range tests {
+		out, err := ExecOnceN(b, func(u, l, z *Node) []*Node {
+			return []*Node{PseudoPairLoss(SquaredDistances(u), l, z, 2), ClassifierLoss(z, l, 2)}
+		}, tensors.FromValue(u), tensors.FromValue(tc.labels), tensors.FromValue(logits))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pseudo := tensors.ToScalar[float32](out[0])
+		class := tensors.ToScalar[float32](out[1])
+		if math.Abs(float64(pseudo)-tc.pseudo) > 1e-5 {
+			t.Errorf("%s: J_pseudo = %.6f, want %.6f", tc.name, pseudo, tc.pseudo)
+		}
+		// Rows 2 and 3 labelled (1, 0) add -log softmax(0.2, 0.9)_1 and
+		// -log softmax(2, -1)_0.
+		want := 0.313262
+		if tc.pseudo == 0 {
+			want = (2*0.313262 + math.Log(1+math.Exp(-0.7)) + math.Log(1+math.Exp(-3))) / 4
+		}
+		if math.Abs(float64(class)-want) > 1e-5 {
+			t.Errorf("%s: J_class = %.6f, want %.6f", tc.name, class, want)
+		}
+	}
+}

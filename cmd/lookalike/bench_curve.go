@@ -239,7 +239,7 @@ func writeCurvePage(o benchOptions, protocol string, stepsPerEpoch int, base str
 		}
 	}
 	p := eval.LinePlot{Title: fmt.Sprintf("mAP@all against training step, %s, %d bits", protocol, o.Bits),
-		XLabel: "step", YLabel: "mAP@all", XMax: float64(o.Epochs * stepsPerEpoch)}
+		XLabel: "step", YLabel: "mAP@all", XMax: float64(o.Epochs * stepsPerEpoch), Markers: true}
 	for _, c := range curves {
 		s := eval.Series{Label: c.Method}
 		for _, pt := range c.Points {

@@ -291,7 +291,7 @@ func writeResults(o benchOptions, protocol string, rows, torch []qualityRow, std
 		}
 		fmt.Fprintf(&b, "\n![PR curves at 48 bits](%s)\n", filepath.Base(prPlot))
 	}
-	p := eval.LinePlot{Title: "mAP@all against code length, " + protocol, XLabel: "bits", YLabel: "mAP@all"}
+	p := eval.LinePlot{Title: "mAP@all against code length, " + protocol, XLabel: "bits", YLabel: "mAP@all", Markers: true}
 	for _, m := range order {
 		p.Series = append(p.Series, *byMethod[m])
 		p.XMax = max(p.XMax, byMethod[m].X[len(byMethod[m].X)-1])
@@ -301,6 +301,8 @@ func writeResults(o benchOptions, protocol string, rows, torch []qualityRow, std
 		return err
 	}
 	fmt.Fprintf(&b, "\n![mAP against bits](%s)\n", filepath.Base(mapPlot))
+	// The photo benchmark has its own generator and page; say where.
+	b.WriteString("\nPretrained CNN descriptors (raw features, MAC, SPoC, R-MAC, GeM, PCA whitening, Gordo, SOLAR) and codes learned on them, on near-duplicates of real photos: [neardup.md](neardup.md), written by `lookalike bench photos`.\n")
 	if err := codes.AtomicWrite(o.Out, func(w io.Writer) error { _, err := io.WriteString(w, b.String()); return err }); err != nil {
 		return err
 	}
