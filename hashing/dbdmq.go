@@ -104,6 +104,13 @@ func (DBDMQ) ImagesSeen() int { return 50_000 }
 // Views is the image and its rotated copies.
 func (m DBDMQ) Views() int { return 1 + len(m.Angles) }
 
+// Unaugmented is DBD-MQ without rotated copies, for feature vectors, as
+// DeepBit's.
+func (m DBDMQ) Unaugmented() Deep {
+	m.Angles = nil
+	return m
+}
+
 // Augment writes src rotated by the view's angle, as DeepBit's.
 func (m DBDMQ) Augment(dst, src []float32, height, width, channels, view int) {
 	DeepBit{Angles: m.Angles}.Augment(dst, src, height, width, channels, view)

@@ -114,6 +114,14 @@ func pixelsOnly(base encoder.CNN) encoder.CNN {
 // Views is the image and its rotated copies.
 func (m DeepBit) Views() int { return 1 + len(m.Angles) }
 
+// Unaugmented is DeepBit without rotated copies, for feature vectors: the
+// authors' setting, a linear layer on CNN features, less the rotation
+// invariance, which needs the images.
+func (m DeepBit) Unaugmented() Deep {
+	m.Angles = nil
+	return m
+}
+
 // Loss is alpha L1 + beta L2 + gamma L3 + delta L4 over the batch and its
 // rotations.
 func (m DeepBit) Loss(b Batch) *Node {

@@ -174,3 +174,37 @@ func TestDeepBit_Network(t *testing.T) {
 		}
 	}
 }
+
+// TestUnaugmented: on feature vectors DeepBit and DBD-MQ keep every term but
+// the rotation invariance: one view, the other weights as registered.
+func TestUnaugmented(t *testing.T) {
+	for _, name := range []string{"deepbit", "dbdmq"} {
+		m, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, ok := m.(Unaugmenter)
+		if !ok {
+			t.Fatalf("%s is not an Unaugmenter", name)
+		}
+		if u.Views() != 5 {
+			t.Errorf("%s registered with %d views, want 5 (the image and 4 rotations)", name, u.Views())
+		}
+		plain := u.Unaugmented()
+		if got := ViewsOf(plain); got != 1 {
+			t.Errorf("%s unaugmented: %d views, want 1", name, got)
+		}
+		switch p := plain.(type) {
+		case DeepBit:
+			if r := m.(DeepBit); p.Gamma != r.Gamma || p.Delta != r.Delta || p.Alpha != r.Alpha {
+				t.Errorf("deepbit unaugmented changed its weights: %+v", p)
+			}
+		case DBDMQ:
+			if r := m.(DBDMQ); p.K != r.K || p.Lambda4 != r.Lambda4 {
+				t.Errorf("dbdmq unaugmented changed its weights: %+v", p)
+			}
+		default:
+			t.Errorf("%s unaugmented is a %T", name, plain)
+		}
+	}
+}

@@ -160,6 +160,14 @@ type Augmenter interface {
 	Augment(dst, src []float32, height, width, channels, view int)
 }
 
+// Unaugmenter is an Augmenter that can also learn from inputs that are not
+// images, such as CNN descriptors, whose transformed copies cannot be
+// made: Unaugmented is the method without them, its other terms intact.
+type Unaugmenter interface {
+	Augmenter
+	Unaugmented() Deep
+}
+
 // Pruner is a deep method that, once the network is trained, keeps only
 // some of its output bits, as DRDH removes the redundant ones: the trainer
 // runs the trained network over the training images, asks Prune which

@@ -25,9 +25,11 @@ const vectorHidden = 512
 // the supervised methods, and returns the function that codes vectors.
 // Shallow methods fit on the vectors as they fit on pixels; deep methods
 // train the reference network's fully connected part (dim -> 512 -> bits)
-// on them, for epochs epochs (0: as train's default). Methods whose
-// network or loss needs images (convolutional maps, rotated copies) or
-// whose codes are not binary return an error wrapping errNotOnVectors.
+// on them, for epochs epochs (0: as train's default). Methods that learn
+// from transformed copies of images learn without them when they can
+// (hashing.Unaugmenter: DeepBit, DBD-MQ). Methods whose network or loss
+// needs images (convolutional maps, generated images) or whose codes are
+// not binary return an error wrapping errNotOnVectors.
 func fitVectors(ctx context.Context, name string, bits int, x []float32, dim int, labels []int32, seed int64, epochs int) (func(x []float32) (*codes.Set, error), error) {
 	m, err := hashing.Lookup(name)
 	if err != nil {
@@ -52,7 +54,11 @@ func fitVectors(ctx context.Context, name string, bits int, x []float32, dim int
 		}
 	case hashing.Deep:
 		if _, ok := m.(hashing.Augmenter); ok {
-			return nil, fmt.Errorf("%s %w: it trains on transformed copies of images", name, errNotOnVectors)
+			u, ok := m.(hashing.Unaugmenter)
+			if !ok {
+				return nil, fmt.Errorf("%s %w: it trains on transformed copies of images", name, errNotOnVectors)
+			}
+			m = u.Unaugmented()
 		}
 		if _, ok := m.(hashing.Quantizing); ok {
 			return nil, fmt.Errorf("%s %w: its codes index codewords, not bits", name, errNotOnVectors)
