@@ -189,3 +189,26 @@ func TestInnerProduct(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkerShapes: the palette's 8 colours repeat with a new shape; a
+// filled square of half side 3 covers its corners, a diamond of radius 4
+// its tips but not the square's corners, a hollow square its border only.
+func TestMarkerShapes(t *testing.T) {
+	for _, tc := range []struct{ series, shape int }{{0, 0}, {7, 0}, {8, 1}, {15, 1}, {16, 2}, {24, 0}} {
+		if got := shape(tc.series); got != tc.shape {
+			t.Errorf("series %d: shape %d, want %d", tc.series, got, tc.shape)
+		}
+	}
+	for _, tc := range []struct {
+		shape, dx, dy int
+		in            bool
+	}{
+		{0, 3, 3, true}, {0, 0, 0, true}, {0, 4, 0, false},
+		{1, 4, 0, true}, {1, 2, 2, true}, {1, 3, 3, false}, {1, 0, 0, true},
+		{2, 3, 1, true}, {2, -3, -3, true}, {2, 0, 0, false}, {2, 2, 2, false},
+	} {
+		if got := inMarker(tc.shape, tc.dx, tc.dy); got != tc.in {
+			t.Errorf("shape %d at (%d, %d): %v, want %v", tc.shape, tc.dx, tc.dy, got, tc.in)
+		}
+	}
+}

@@ -55,13 +55,63 @@ type LinePlot struct {
 	Title, XLabel, YLabel string
 	XMin, XMax            float64
 	Series                []Series
-	// Markers draws a square at every point, so that a series of one
-	// point (a method measured at one code length) still shows.
+	// Markers draws a marker at every point, so that a series of one
+	// point (a method measured at one code length) still shows, and
+	// before each label of the legend. Series that share a colour (the
+	// palette repeats after 8) get different shapes: filled squares,
+	// diamonds, then hollow squares.
 	Markers bool
 }
 
-// markerR is the half side of a marker square, in pixels.
+// markerR is the half side of a marker, in pixels.
 const markerR = 3
+
+// shape is the marker shape of the i-th series.
+func shape(i int) int { return i / len(palette) % 3 }
+
+// inMarker reports whether the pixel (dx, dy) from a marker's centre is
+// painted in the series colour for shape s.
+func inMarker(s, dx, dy int) bool {
+	switch s {
+	case 1: // diamond
+		return abs(dx)+abs(dy) <= markerR+1
+	case 2: // hollow square
+		return max(abs(dx), abs(dy)) == markerR
+	}
+	return max(abs(dx), abs(dy)) <= markerR
+}
+
+// svgMarker writes the marker of shape s at (x, y).
+func svgMarker(b *strings.Builder, s, x, y int, col color.RGBA) {
+	switch s {
+	case 1:
+		r := markerR + 1
+		fmt.Fprintf(b, `<polygon points="%d,%d %d,%d %d,%d %d,%d" fill="rgb(%d,%d,%d)"/>`+"\n", x, y-r, x+r, y, x, y+r, x-r, y, col.R, col.G, col.B)
+	case 2:
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="white" stroke="rgb(%d,%d,%d)"/>`+"\n", x-markerR, y-markerR, 2*markerR, 2*markerR, col.R, col.G, col.B)
+	default:
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="rgb(%d,%d,%d)"/>`+"\n", x-markerR, y-markerR, 2*markerR+1, 2*markerR+1, col.R, col.G, col.B)
+	}
+}
+
+// pngMarker paints the marker of shape s at (x, y).
+func pngMarker(img *image.RGBA, s, x, y int, col color.RGBA) {
+	for dy := -markerR - 1; dy <= markerR+1; dy++ {
+		for dx := -markerR - 1; dx <= markerR+1; dx++ {
+			if inMarker(s, dx, dy) {
+				img.Set(x+dx, y+dy, col)
+			}
+		}
+	}
+}
+
+// legendText is where a legend label starts: after its marker, if any.
+func (p LinePlot) legendText() int {
+	if p.Markers {
+		return legendX + 2*markerR + 6
+	}
+	return legendX
+}
 
 // WritePlot writes curves as precision (y) against recall (x) to path, as
 // SVG or PNG by its extension.
@@ -135,10 +185,11 @@ func (p LinePlot) svg(w io.Writer) error {
 		if p.Markers {
 			for j := range c.X {
 				x, y := xy(p.scale(c.X[j], c.Y[j]))
-				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="rgb(%d,%d,%d)"/>`+"\n", x-markerR, y-markerR, 2*markerR+1, 2*markerR+1, col.R, col.G, col.B)
+				svgMarker(&b, shape(i), x, y, col)
 			}
+			svgMarker(&b, shape(i), legendX+markerR, legendY+i*lineH-4, col)
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="rgb(%d,%d,%d)">%s</text>`+"\n", legendX, legendY+i*lineH, col.R, col.G, col.B, html.EscapeString(c.Label))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="rgb(%d,%d,%d)">%s</text>`+"\n", p.legendText(), legendY+i*lineH, col.R, col.G, col.B, html.EscapeString(c.Label))
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
@@ -177,10 +228,11 @@ func (p LinePlot) png(w io.Writer) error {
 		if p.Markers {
 			for j := range c.X {
 				x, y := xy(p.scale(c.X[j], c.Y[j]))
-				draw.Draw(img, image.Rect(x-markerR, y-markerR, x+markerR+1, y+markerR+1), image.NewUniform(col), image.Point{}, draw.Src)
+				pngMarker(img, shape(i), x, y, col)
 			}
+			pngMarker(img, shape(i), legendX+markerR, legendY+i*lineH-4, col)
 		}
-		text(img, legendX, legendY+i*lineH, c.Label, col)
+		text(img, p.legendText(), legendY+i*lineH, c.Label, col)
 	}
 	return png.Encode(w, img)
 }
