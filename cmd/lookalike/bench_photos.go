@@ -472,7 +472,7 @@ func torchPipelineRate(ctx context.Context, o benchOptions, dir string) (string,
 
 // photoCodeMethods are the methods whose codes bench photos learns on
 // descriptors unless --methods names others.
-var photoCodeMethods = []string{"lsh", "itq", "sdh", "dsh", "hashnet"}
+var photoCodeMethods = []string{"lsh", "itq", "sdh", "dsh", "hashnet", "deepbit", "dbdmq"}
 
 // vectorCodeRows trains the asked hashing methods (o.Methods, default
 // photoCodeMethods) at 64 bits on the R-MAC descriptors of the learned
