@@ -3,7 +3,6 @@ package hashing
 import (
 	"fmt"
 
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 
 	"github.com/lookalike/lookalike/generative"
@@ -139,7 +138,7 @@ func NeighbourSimilarity(images *Node, k int) *Node {
 	n := x.Shape().Dimensions[0]
 	x = Div(x, ExpandAxes(Max(Sqrt(ReduceSum(Square(x), 1)), Scalar(x.Graph(), x.DType(), 1e-12)), 1))
 	g := x.Graph()
-	eye := ConvertDType(Equal(Iota(g, shapes.Make(x.DType(), n, n), 0), Iota(g, shapes.Make(x.DType(), n, n), 1)), x.DType())
+	eye := identity(g, n, x.DType())
 	// The diagonal is pushed below any cosine so an image is not its own
 	// neighbour.
 	cos := Sub(MatMul(x, Transpose(x, 0, 1)), MulScalar(eye, 4))
@@ -161,7 +160,7 @@ func NeighbourSimilarity(images *Node, k int) *Node {
 func NeighbourhoodLoss(h, s *Node) *Node {
 	g := h.Graph()
 	n, bits := h.Shape().Dimensions[0], h.Shape().Dimensions[1]
-	eye := ConvertDType(Equal(Iota(g, shapes.Make(h.DType(), n, n), 0), Iota(g, shapes.Make(h.DType(), n, n), 1)), h.DType())
+	eye := identity(g, n, h.DType())
 	pos := Mul(s, OneMinus(eye))
 	neg := Mul(OneMinus(s), OneMinus(eye))
 	target := AddScalar(MulScalar(s, 2), -1)

@@ -44,7 +44,7 @@ func (m DHN) Loss(b Batch) *Node {
 	n := u.Shape().Dimensions[0]
 	theta := MulScalar(MatMul(u, Transpose(u, 0, 1)), 0.5)
 	s := PairSimilarity(b.Labels, u.DType())
-	offDiag := OneMinus(ConvertDType(Equal(Iota(g, theta.Shape(), 0), Iota(g, theta.Shape(), 1)), u.DType()))
+	offDiag := OneMinus(identity(g, n, u.DType()))
 	nll := Mul(offDiag, Sub(Softplus(theta), Mul(s, theta)))
 	pair := DivScalar(ReduceAllSum(nll), float64(n*(n-1)))
 	quant := ReduceAllMean(ReduceSum(LogCosh(AddScalar(Abs(u), -1)), 1))

@@ -254,6 +254,6 @@ func FeatureMatching(real, fake *Node) *Node {
 func Independence(w *Node) *Node {
 	k := w.Shape().Dimensions[1]
 	g := w.Graph()
-	eye := ConvertDType(Equal(Iota(g, shapes.Make(w.DType(), k, k), 0), Iota(g, shapes.Make(w.DType(), k, k), 1)), w.DType())
+	eye := identity(g, k, w.DType())
 	return ReduceAllMean(Square(Sub(MatMul(Transpose(w, 0, 1), w), eye)))
 }

@@ -91,7 +91,7 @@ func (m HashNet) Loss(b Batch) *Node {
 func WeightedPairCrossEntropy(theta, s *Node) *Node {
 	g := theta.Graph()
 	n := theta.Shape().Dimensions[0]
-	offDiag := OneMinus(ConvertDType(Equal(Iota(g, theta.Shape(), 0), Iota(g, theta.Shape(), 1)), theta.DType()))
+	offDiag := OneMinus(identity(g, n, theta.DType()))
 	pos := Mul(s, offDiag)
 	neg := Mul(OneMinus(s), offDiag)
 	total := float64(n * (n - 1))

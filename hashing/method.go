@@ -236,3 +236,9 @@ func All() []Method {
 	}
 	return out
 }
+
+// identity is the n x n identity matrix of dtype in g, the mask of a
+// batch's pairs of an image with itself.
+func identity(g *Graph, n int, dtype dtypes.DType) *Node {
+	return DiagonalWithValue(ScalarOne(g, dtype), n)
+}

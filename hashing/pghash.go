@@ -273,7 +273,7 @@ func tripletWeights(labels *Node, like *Node) *Node {
 	g := like.Graph()
 	n := like.Shape().Dimensions[0]
 	sim := PairSimilarity(labels, like.DType())
-	eye := ConvertDType(Equal(Iota(g, shapes.Make(like.DType(), n, n), 0), Iota(g, shapes.Make(like.DType(), n, n), 1)), like.DType())
+	eye := identity(g, n, like.DType())
 	pos := Sub(sim, eye)
 	neg := OneMinus(sim)
 	one := ScalarOne(g, like.DType())

@@ -158,9 +158,7 @@ func (m SSDH) Loss(b Batch) *Node {
 	near, far := RankBands(StopGradient(d), m.Neighbours, lo, hi)
 	near = DivScalar(near, float64(min(m.Neighbours, n)))
 	far = DivScalar(far, float64(hi-lo))
-	// The square root's gradient is finite at 0 (the diagonal, weight 0).
-	gap := encoder.Relu(AddScalar(Neg(Sqrt(AddScalar(d, 1e-6))), math.Sqrt(m.EmbedMarginPerBit*bits)))
-	embed := DivScalar(ReduceAllSum(Add(Mul(near, d), Mul(far, Square(gap)))), float64(n))
+	embed := DivScalar(ReduceAllSum(Add(Mul(near, d), Mul(far, marginPush(d, m.embedMargin(bits))))), float64(n))
 
 	quant := ReduceAllMean(ReduceSum(Abs(AddScalar(Abs(u), -1)), 1))
 	loss := Add(MulScalar(Add(rank, MulScalar(embed, m.Lambda)), 0.5), MulScalar(quant, m.Alpha))
@@ -174,7 +172,7 @@ func (m SSDH) Loss(b Batch) *Node {
 	}
 	logits := m.classifier(b.Scope.In(ssdhScope), u, b.Classes)
 	class := ClassifierLoss(logits, labels, b.Classes)
-	pseudo := PseudoPairLoss(d, labels, StopGradient(logits), math.Sqrt(m.EmbedMarginPerBit*bits))
+	pseudo := PseudoPairLoss(d, labels, StopGradient(logits), m.embedMargin(bits))
 	return Add(loss, Add(MulScalar(pseudo, m.Lambda/2), MulScalar(class, m.Classify)))
 }
 
@@ -214,16 +212,25 @@ func PseudoPairLoss(d, labels, logits *Node, margin float64) *Node {
 	u := ExpandAxes(unlabelled, 1)
 	// Each row's class: its label, or its pseudo-label when it has none.
 	own := Add(OneHot(labels, classes, dtype), Mul(u, likely))
-	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), dtype)
+	eye := identity(g, d.Shape().Dimensions[0], dtype)
 	pos := Mul(Mul(MatMul(likely, Transpose(own, 0, 1)), u), OneMinus(eye))
 	neg := Mul(Mul(MatMul(unlikely, Transpose(own, 0, 1)), u), OneMinus(eye))
 	npos, nneg := ReduceSum(pos, 1), ReduceSum(neg, 1)
 	one := ScalarOne(g, dtype)
 	pull := Div(ReduceSum(Mul(pos, d), 1), Max(npos, one))
-	gap := encoder.Relu(AddScalar(Neg(Sqrt(AddScalar(d, 1e-6))), margin))
-	push := Div(ReduceSum(Mul(neg, Square(gap)), 1), Max(nneg, one))
+	push := Div(ReduceSum(Mul(neg, marginPush(d, margin)), 1), Max(nneg, one))
 	anchors := Mul(ConvertDType(GreaterThan(npos, ZerosLike(npos)), dtype), ConvertDType(GreaterThan(nneg, ZerosLike(nneg)), dtype))
 	return Div(ReduceAllSum(Mul(anchors, Add(pull, push))), Max(ReduceAllSum(anchors), one))
+}
+
+// embedMargin is m_e for codes of bits bits.
+func (m SSDH) embedMargin(bits float64) float64 { return math.Sqrt(m.EmbedMarginPerBit * bits) }
+
+// marginPush is max(0, margin - sqrt(d))^2 for squared distances d: the
+// embedding loss's cost of a far image within the margin. The square
+// root's gradient stays finite at d = 0 (the diagonal, weight 0).
+func marginPush(d *Node, margin float64) *Node {
+	return Square(encoder.Relu(AddScalar(Neg(Sqrt(AddScalar(d, 1e-6))), margin)))
 }
 
 // rankLoss is the mean triplet hinge over the labelled images, the first
@@ -240,7 +247,7 @@ func (m SSDH) rankLoss(d, labels *Node, nl int, bits float64) *Node {
 	labels = Slice(labels, AxisRange(0, nl))
 	labelled := ConvertDType(GreaterOrEqual(labels, ScalarZero(g, labels.DType())), dtype)
 	same := PairSimilarity(labels, dtype)
-	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), dtype)
+	eye := identity(g, d.Shape().Dimensions[0], dtype)
 	both := Mul(ExpandAxes(labelled, 1), ExpandAxes(labelled, 0))
 	pos := Mul(Mul(same, both), OneMinus(eye)) // [q, p]
 	neg := Mul(OneMinus(same), both)           // [q, n]
@@ -261,7 +268,7 @@ func RankBands(d *Node, k, lo, hi int) (near, far *Node) {
 	n := d.Shape().Dimensions[0]
 	dtype := d.DType()
 	k, lo, hi = min(k, n), max(lo, 0), min(hi, n)
-	eye := ConvertDType(Equal(Iota(g, d.Shape(), 0), Iota(g, d.Shape(), 1)), dtype)
+	eye := identity(g, d.Shape().Dimensions[0], dtype)
 	// The image itself goes first, below every distance; picked entries
 	// are pushed past every distance, out of the later rounds.
 	d = Sub(Mul(d, OneMinus(eye)), eye)
