@@ -19,9 +19,9 @@ func softHinge(x, w float64) float64 {
 }
 
 // tripletRewardRef is R(b) of PGHash's doc, by its definition.
-func tripletRewardRef(b [][]float32, labels []int32, margin, width float64) float64 {
+func tripletRewardRef(b [][]float32, labels []int32, margin, posMargin, width float64) float64 {
 	n, k := len(b), len(b[0])
-	c, w := margin*float64(k), width*float64(k)
+	c, cp, w := margin*float64(k), posMargin*float64(k), width*float64(k)
 	total := 0.0
 	for i := range n {
 		var pos, neg, np, nn float64
@@ -34,7 +34,7 @@ func tripletRewardRef(b [][]float32, labels []int32, margin, width float64) floa
 				d += math.Abs(float64(b[i][bit] - b[j][bit]))
 			}
 			if labels[j] == labels[i] {
-				pos, np = pos+softHinge(d-c, w), np+1
+				pos, np = pos+softHinge(d-cp, w), np+1
 			} else {
 				neg, nn = neg+c-softHinge(c-d, w), nn+1
 			}
@@ -64,31 +64,37 @@ func tripletRewardRef(b [][]float32, labels []int32, margin, width float64) floa
 // Softened with w = 1/2 bit (width 1/4) at d = c = 1 bit (margin 1/2):
 // h(0) = w log 2; a negative pair earns 1 - log(2)/2 = 0.653426 per
 // anchor, R = 0.326713, a positive one pays log(2)/2, R = -0.173287.
+// The first codes with the negatives' hinge at 2 bits and the positives'
+// at 1/2 bit: anchor 0 earns 2 and pays 1/2, anchor 1 earns 1 and pays
+// 1/2, anchor 2 earns 1.5: R = 3.5/6 = 0.583333.
 func TestPGHash_Reward(t *testing.T) {
+	type hinges struct{ margin, posMargin, width float64 }
+	same := func(margin, width float64) hinges { return hinges{margin, margin, width} }
 	tests := []struct {
-		name          string
-		b             [][]float32
-		labels        []int32
-		margin, width float64
-		want          float64
+		name   string
+		b      [][]float32
+		labels []int32
+		h      hinges
+		want   float64
 	}{
-		{"triplets, hinges at 2", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, 1, 0, 0.75},
-		{"triplets, hinges at 1", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, 0.5, 0, 0.5},
-		{"triplets, hinges at 1/2", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, 0.25, 0, 1.0 / 12},
-		{"positives only", [][]float32{{1, 0}, {0, 0}}, []int32{3, 3}, 0.25, 0, -0.25},
-		{"negatives only", [][]float32{{1, 0}, {0, 0}}, []int32{3, 4}, 0.25, 0, 0.25},
-		{"negative past the hinge", [][]float32{{1, 1}, {0, 0}}, []int32{3, 4}, 0.5, 0, 0.5},
-		{"negative within the hinge", [][]float32{{1, 1}, {0, 0}}, []int32{3, 4}, 1, 0, 1},
-		{"equal codes", [][]float32{{1, 1}, {1, 1}}, []int32{3, 3}, 0.5, 0, 0},
-		{"soft negative", [][]float32{{1, 0}, {0, 0}}, []int32{3, 4}, 0.5, 0.25, (1 - math.Log(2)/2) / 2},
-		{"soft positive", [][]float32{{1, 0}, {0, 0}}, []int32{3, 3}, 0.5, 0.25, -math.Log(2) / 4},
+		{"triplets, hinges at 2", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, same(1, 0), 0.75},
+		{"triplets, hinges at 1", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, same(0.5, 0), 0.5},
+		{"triplets, hinges at 1/2", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, same(0.25, 0), 1.0 / 12},
+		{"positives only", [][]float32{{1, 0}, {0, 0}}, []int32{3, 3}, same(0.25, 0), -0.25},
+		{"negatives only", [][]float32{{1, 0}, {0, 0}}, []int32{3, 4}, same(0.25, 0), 0.25},
+		{"negative past the hinge", [][]float32{{1, 1}, {0, 0}}, []int32{3, 4}, same(0.5, 0), 0.5},
+		{"negative within the hinge", [][]float32{{1, 1}, {0, 0}}, []int32{3, 4}, same(1, 0), 1},
+		{"equal codes", [][]float32{{1, 1}, {1, 1}}, []int32{3, 3}, same(0.5, 0), 0},
+		{"soft negative", [][]float32{{1, 0}, {0, 0}}, []int32{3, 4}, same(0.5, 0.25), (1 - math.Log(2)/2) / 2},
+		{"positives' hinge at 1/2", [][]float32{{1, 0}, {1, 1}, {0, 1}}, []int32{0, 0, 1}, hinges{1, 0.25, 0}, 3.5 / 6},
+		{"soft positive", [][]float32{{1, 0}, {0, 0}}, []int32{3, 3}, same(0.5, 0.25), -math.Log(2) / 4},
 	}
 	backend, err := encoder.Backend()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range tests {
-		out, err := ExecOnce(backend, func(b, l *Node) *Node { return TripletReward(b, l, tc.margin, tc.width) },
+		out, err := ExecOnce(backend, func(b, l *Node) *Node { return TripletReward(b, l, tc.h.margin, tc.h.posMargin, tc.h.width) },
 			tensors.FromValue(tc.b), tensors.FromValue(tc.labels))
 		if err != nil {
 			t.Fatal(err)
@@ -97,7 +103,7 @@ func TestPGHash_Reward(t *testing.T) {
 		if math.Abs(float64(got[0])-tc.want) > 1e-6 {
 			t.Errorf("%s: R = %v, want %v", tc.name, got[0], tc.want)
 		}
-		if ref := tripletRewardRef(tc.b, tc.labels, tc.margin, tc.width); math.Abs(ref-tc.want) > 1e-12 {
+		if ref := tripletRewardRef(tc.b, tc.labels, tc.h.margin, tc.h.posMargin, tc.h.width); math.Abs(ref-tc.want) > 1e-12 {
 			t.Errorf("%s: reference R = %v, want %v", tc.name, ref, tc.want)
 		}
 	}
@@ -109,17 +115,18 @@ func TestPGHash_Reward(t *testing.T) {
 // expected reward, d E[R] / d u_ik = sum_b pi(b) R(b) (b_ik - p_ik).
 func TestPGHash_Estimator(t *testing.T) {
 	tests := []struct {
-		name          string
-		u             [][]float32
-		labels        []int32
-		margin, width float64
+		name                     string
+		u                        [][]float32
+		labels                   []int32
+		margin, posMargin, width float64
 	}{
-		{"2x2 one class", [][]float32{{0.3, -0.7}, {1.2, 0.1}}, []int32{0, 0}, 0.25, 0},
-		{"2x2 two classes", [][]float32{{0.3, -0.7}, {1.2, 0.1}}, []int32{0, 1}, 0.5, 0},
-		{"3x2 triplets, hinges at 1", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.5, 0},
-		{"3x2 triplets, hinges at 1/2", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.25, 0},
-		{"3x2 triplets, soft", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.5, 0.125},
-		{"4x2 two pairs, soft", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}, {0.5, 0.5}}, []int32{0, 1, 0, 1}, 0.5, 0.25},
+		{"2x2 one class", [][]float32{{0.3, -0.7}, {1.2, 0.1}}, []int32{0, 0}, 0.25, 0.25, 0},
+		{"2x2 two classes", [][]float32{{0.3, -0.7}, {1.2, 0.1}}, []int32{0, 1}, 0.5, 0.5, 0},
+		{"3x2 triplets, hinges at 1", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.5, 0.5, 0},
+		{"3x2 triplets, hinges at 1/2", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.25, 0.25, 0},
+		{"3x2 triplets, soft", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.5, 0.5, 0.125},
+		{"3x2 triplets, positives' hinge lower", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}}, []int32{0, 0, 1}, 0.5, 0.25, 0.125},
+		{"4x2 two pairs, soft", [][]float32{{0.3, -0.7}, {1.2, 0.1}, {-0.4, 0.9}, {0.5, 0.5}}, []int32{0, 1, 0, 1}, 0.5, 0.5, 0.25},
 	}
 	backend, err := encoder.Backend()
 	if err != nil {
@@ -127,7 +134,7 @@ func TestPGHash_Estimator(t *testing.T) {
 	}
 	for _, tc := range tests {
 		grad := MustNewExec(backend, func(u, b, labels *Node) *Node {
-			return Gradient(PGSurrogate(u, b, labels, tc.margin, tc.width), u)[0]
+			return Gradient(PGSurrogate(u, b, labels, tc.margin, tc.posMargin, tc.width), u)[0]
 		})
 		n, k := len(tc.u), len(tc.u[0])
 		p := make([][]float64, n)
@@ -153,7 +160,7 @@ func TestPGHash_Estimator(t *testing.T) {
 					}
 				}
 			}
-			r := tripletRewardRef(b, tc.labels, tc.margin, tc.width)
+			r := tripletRewardRef(b, tc.labels, tc.margin, tc.posMargin, tc.width)
 			out := grad.MustCall(tensors.FromValue(tc.u), tensors.FromValue(b), tensors.FromValue(tc.labels))
 			g, _ := tensors.CopyFlatData[float32](out[0])
 			for i := range n {
@@ -188,7 +195,7 @@ func TestPGHash_Estimator(t *testing.T) {
 // 01, d01 = 0, d02 = 2, d12 = 2; every anchor earns 1/2 and pays nothing:
 // R = 1.5/6, loss -0.25, whatever the samples.
 func TestPGHash_Loss(t *testing.T) {
-	m := PGHash{Margin: 0.25, Samples: 2}
+	m := PGHash{Margin: 0.25, PosMargin: 0.25, Samples: 2}
 	tests := []struct {
 		name string
 		u    [][]float32

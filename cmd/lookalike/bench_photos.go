@@ -472,7 +472,7 @@ func torchPipelineRate(ctx context.Context, o benchOptions, dir string) (string,
 
 // photoCodeMethods are the methods whose codes bench photos learns on
 // descriptors unless --methods names others.
-var photoCodeMethods = []string{"lsh", "itq", "sdh", "dsh", "hashnet", "deepbit", "dbdmq"}
+var photoCodeMethods = []string{"lsh", "itq", "sdh", "dsh", "hashnet", "deepbit", "dbdmq", "dvsq"}
 
 // vectorCodeRows trains the asked hashing methods (o.Methods, default
 // photoCodeMethods) at 64 bits on the R-MAC descriptors of the learned
@@ -507,15 +507,7 @@ func vectorCodeRows(ctx context.Context, o benchOptions, set *learned.Set, q, db
 		if err != nil {
 			return "", fmt.Errorf("bench photos: %s on descriptors: %w", name, err)
 		}
-		qc, err := code(q)
-		if err != nil {
-			return "", err
-		}
-		dc, err := code(db)
-		if err != nil {
-			return "", err
-		}
-		r, err := eval.Hamming(qc, qLabels, dc, dbLabels)
+		r, err := code.Evaluate(q, qLabels, db, dbLabels)
 		if err != nil {
 			return "", err
 		}

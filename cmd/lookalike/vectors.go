@@ -9,7 +9,9 @@ import (
 	"github.com/lookalike/lookalike/codes"
 	"github.com/lookalike/lookalike/dataset"
 	"github.com/lookalike/lookalike/encoder"
+	"github.com/lookalike/lookalike/eval"
 	"github.com/lookalike/lookalike/hashing"
+	"github.com/lookalike/lookalike/quantize"
 	"github.com/lookalike/lookalike/training"
 )
 
@@ -20,17 +22,81 @@ var errNotOnVectors = errors.New("does not train on feature vectors")
 // feature vectors: the reference network's fully connected part.
 const vectorHidden = 512
 
+// vectorCoder codes feature vectors with what a hashing method learned on
+// them, and ranks them: binary codes by Hamming distance, or, for a
+// quantizing method (DVSQ), database codeword indices by the asymmetric
+// quantizer distance to a query's real-valued output.
+type vectorCoder struct {
+	enc   encoder.Encoder
+	dim   int // values per input vector
+	bits  int
+	quant *quantize.Quantizer // nil for binary codes
+}
+
+// Codes returns the binary codes of the vectors x; quantized codes have
+// none.
+func (c *vectorCoder) Codes(x []float32) (*codes.Set, error) {
+	if c.quant != nil {
+		return nil, fmt.Errorf("codeword indices are not binary codes")
+	}
+	out, err := c.enc.Encode(x, len(x)/c.dim)
+	if err != nil {
+		return nil, err
+	}
+	return codes.FromSigns(c.enc.Outputs(), out)
+}
+
+// Evaluate codes the database vectors db, ranks them for every query
+// vector of q and scores the rankings as lookalike eval does.
+func (c *vectorCoder) Evaluate(q []float32, qLabels []int32, db []float32, dbLabels []int32) (*eval.Report, error) {
+	if c.quant == nil {
+		qc, err := c.Codes(q)
+		if err != nil {
+			return nil, err
+		}
+		dc, err := c.Codes(db)
+		if err != nil {
+			return nil, err
+		}
+		return eval.Hamming(qc, qLabels, dc, dbLabels)
+	}
+	dim := c.dim
+	qz, err := c.enc.Encode(q, len(q)/dim)
+	if err != nil {
+		return nil, err
+	}
+	n := len(db) / dim
+	dz, err := c.enc.Encode(db, n)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := c.quant.Encode(dz, n, 3)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := c.quant.Decode(idx, n)
+	if err != nil {
+		return nil, err
+	}
+	r, err := eval.InnerProduct(qz, qLabels, rec, dbLabels, c.quant.Dim)
+	if err != nil {
+		return nil, err
+	}
+	r.Bits = c.bits
+	return r, nil
+}
+
 // fitVectors trains hashing method name on n feature vectors of dim
 // values held back to back in x (CNN descriptors, say), with labels for
-// the supervised methods, and returns the function that codes vectors.
+// the supervised methods, and returns the coder of vectors it learned.
 // Shallow methods fit on the vectors as they fit on pixels; deep methods
 // train the reference network's fully connected part (dim -> 512 -> bits)
 // on them, for epochs epochs (0: as train's default). Methods that learn
 // from transformed copies of images learn without them when they can
 // (hashing.Unaugmenter: DeepBit, DBD-MQ). Methods whose network or loss
-// needs images (convolutional maps, generated images) or whose codes are
-// not binary return an error wrapping errNotOnVectors.
-func fitVectors(ctx context.Context, name string, bits int, x []float32, dim int, labels []int32, seed int64, epochs int) (func(x []float32) (*codes.Set, error), error) {
+// needs images (convolutional maps, generated images) return an error
+// wrapping errNotOnVectors.
+func fitVectors(ctx context.Context, name string, bits int, x []float32, dim int, labels []int32, seed int64, epochs int) (*vectorCoder, error) {
 	m, err := hashing.Lookup(name)
 	if err != nil {
 		return nil, err
@@ -43,6 +109,7 @@ func fitVectors(ctx context.Context, name string, bits int, x []float32, dim int
 		return nil, fmt.Errorf("%s is supervised: %d labels for %d vectors", name, len(labels), n)
 	}
 	var enc encoder.Encoder
+	var quant *quantize.Quantizer
 	switch m := m.(type) {
 	case hashing.Shallow:
 		var l []int32
@@ -59,9 +126,6 @@ func fitVectors(ctx context.Context, name string, bits int, x []float32, dim int
 				return nil, fmt.Errorf("%s %w: it trains on transformed copies of images", name, errNotOnVectors)
 			}
 			m = u.Unaugmented()
-		}
-		if _, ok := m.(hashing.Quantizing); ok {
-			return nil, fmt.Errorf("%s %w: its codes index codewords, not bits", name, errNotOnVectors)
 		}
 		c := training.NewConfig(m, bits)
 		c.Net = encoder.CNN{Height: 1, Width: dim, Channels: 1, Kernel: 1, Hidden: []int{vectorHidden}, Outputs: bits}
@@ -100,16 +164,15 @@ func fitVectors(ctx context.Context, name string, bits int, x []float32, dim int
 			return nil, err
 		}
 		enc = scaledEncoder{net, scale}
+		if _, ok := m.(hashing.Quantizing); ok {
+			if quant, err = model.Quantizer(); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		return nil, fmt.Errorf("%s %w", name, errNotOnVectors)
 	}
-	return func(x []float32) (*codes.Set, error) {
-		out, err := enc.Encode(x, len(x)/dim)
-		if err != nil {
-			return nil, err
-		}
-		return codes.FromSigns(enc.Outputs(), out)
-	}, nil
+	return &vectorCoder{enc: enc, dim: dim, bits: bits, quant: quant}, nil
 }
 
 // perClass is the number of images of one label that go together in a

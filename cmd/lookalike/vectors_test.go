@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/lookalike/lookalike/eval"
 	"github.com/lookalike/lookalike/hashing"
 )
 
@@ -37,6 +36,8 @@ func TestFitVectors(t *testing.T) {
 		{"hashnet", 0.95},
 		{"itq", 0.95},
 		{"sdh", 0.95},
+		// One codebook of 256 codewords, ranked by asymmetric distance.
+		{"dvsq", 0.95},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method, func(t *testing.T) {
@@ -44,23 +45,26 @@ func TestFitVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := code(x)
+			if c, err := code.Codes(x); tc.method == "dvsq" {
+				if err == nil {
+					t.Error("dvsq gave binary codes")
+				}
+			} else if err != nil || c.Len() != n || c.Bits != 8 {
+				t.Fatalf("codes: %v; want %d of 8 bits", err, n)
+			}
+			r, err := code.Evaluate(x, labels, x, labels)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Len() != n || c.Bits != 8 {
-				t.Fatalf("%d codes of %d bits, want %d of 8", c.Len(), c.Bits, n)
-			}
-			r, err := eval.Hamming(c, labels, c, labels)
-			if err != nil {
-				t.Fatal(err)
+			if r.Bits != 8 {
+				t.Errorf("report of %d bits, want 8", r.Bits)
 			}
 			if r.MAPAll < tc.minMAP {
 				t.Errorf("mAP@all %.4f on two separated clusters, want >= %.2f", r.MAPAll, tc.minMAP)
 			}
 		})
 	}
-	for _, name := range []string{"fusionnet", "dvsq"} {
+	for _, name := range []string{"fusionnet", "hashgan"} {
 		if _, err := fitVectors(context.Background(), name, 8, x, dim, labels, 1, 1); !errors.Is(err, errNotOnVectors) {
 			t.Errorf("%s on vectors: %v, want errNotOnVectors", name, err)
 		}
@@ -78,7 +82,7 @@ func TestFitVectors(t *testing.T) {
 // augmenting methods that can learn without their copies (DeepBit, DBD-MQ)
 // do.
 func TestFitVectors_Registry(t *testing.T) {
-	onVectors := map[string]bool{"deepbit": true, "dbdmq": true, "dsh": true, "hashnet": true, "lsh": true, "itq": true}
+	onVectors := map[string]bool{"deepbit": true, "dbdmq": true, "dsh": true, "hashnet": true, "lsh": true, "itq": true, "dvsq": true}
 	const n, dim = 64, 16
 	rng := rand.New(rand.NewPCG(4, 4))
 	x := make([]float32, n*dim)
@@ -103,12 +107,12 @@ func TestFitVectors_Registry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := code(x)
+			r, err := code.Evaluate(x, labels, x, labels)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Len() != n {
-				t.Fatalf("%d codes for %d vectors", c.Len(), n)
+			if r.Queries != n || r.Database != n {
+				t.Fatalf("%d queries and %d database vectors, want %d", r.Queries, r.Database, n)
 			}
 		})
 	}
@@ -158,11 +162,7 @@ func TestFitVectors_SmallClasses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := code(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := eval.Hamming(c, labels, c, labels)
+			r, err := code.Evaluate(x, labels, x, labels)
 			if err != nil {
 				t.Fatal(err)
 			}
