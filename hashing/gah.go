@@ -85,7 +85,10 @@ type GAH struct {
 	// network's: its weights are stored divided by Rate and used
 	// multiplied by it, so that Adam, which moves a weight by about its
 	// learning rate per step whatever the gradient's scale, moves them
-	// Rate times faster. 0 means 1.
+	// Rate times faster. 0 means 1, the default: at 50 (the authors'
+	// ratio, see the type's doc) mAP@all after 9, 21 and 27 epochs was
+	// 0.8017, 0.8377 and 0.8342 against 0.8101, 0.8420 and 0.8428 at 1
+	// (fmnist-1k, 48 bits, seed 0).
 	Rate float64
 }
 
