@@ -11,6 +11,7 @@ import (
 	"github.com/lookalike/lookalike/encoder"
 	"github.com/lookalike/lookalike/eval"
 	"github.com/lookalike/lookalike/modelfile"
+	"github.com/lookalike/lookalike/quantize"
 )
 
 // dataOptions selects the images a command works on: a protocol split of
@@ -111,8 +112,15 @@ func evaluate(m *modelfile.Model, enc encoder.Encoder, split *dataset.Split) (*e
 			return nil, err
 		}
 	}
-	n := split.Database.Len()
-	codes, err := quant.Encode(out[1], n, 3)
+	return rankQuantized(quant, m.Header.Bits, out[0], split.Query.Labels, out[1], split.Database.Labels)
+}
+
+// rankQuantized codes the database outputs db by the quantizer and scores
+// the ranking of every query output of q by the asymmetric quantizer
+// distance, the inner product with each item's reconstruction.
+func rankQuantized(quant *quantize.Quantizer, bits int, q []float32, qLabels []int32, db []float32, dbLabels []int32) (*eval.Report, error) {
+	n := len(dbLabels)
+	codes, err := quant.Encode(db, n, 3)
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +128,11 @@ func evaluate(m *modelfile.Model, enc encoder.Encoder, split *dataset.Split) (*e
 	if err != nil {
 		return nil, err
 	}
-	r, err := eval.InnerProduct(out[0], split.Query.Labels, rec, split.Database.Labels, quant.Dim)
+	r, err := eval.InnerProduct(q, qLabels, rec, dbLabels, quant.Dim)
 	if err != nil {
 		return nil, err
 	}
-	r.Bits = m.Header.Bits
+	r.Bits = bits
 	return r, nil
 }
 

@@ -60,30 +60,15 @@ func (c *vectorCoder) Evaluate(q []float32, qLabels []int32, db []float32, dbLab
 		}
 		return eval.Hamming(qc, qLabels, dc, dbLabels)
 	}
-	dim := c.dim
-	qz, err := c.enc.Encode(q, len(q)/dim)
+	qz, err := c.enc.Encode(q, len(q)/c.dim)
 	if err != nil {
 		return nil, err
 	}
-	n := len(db) / dim
-	dz, err := c.enc.Encode(db, n)
+	dz, err := c.enc.Encode(db, len(db)/c.dim)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := c.quant.Encode(dz, n, 3)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := c.quant.Decode(idx, n)
-	if err != nil {
-		return nil, err
-	}
-	r, err := eval.InnerProduct(qz, qLabels, rec, dbLabels, c.quant.Dim)
-	if err != nil {
-		return nil, err
-	}
-	r.Bits = c.bits
-	return r, nil
+	return rankQuantized(c.quant, c.bits, qz, qLabels, dz, dbLabels)
 }
 
 // fitVectors trains hashing method name on n feature vectors of dim
