@@ -151,6 +151,24 @@ func Fuse(t *Tape, x *Node, earlier []*Node, sides []*Side) *Node {
 	return Concatenate(parts, 0)
 }
 
+// FuseRows concatenates, feature-wise, the outputs of earlier fully
+// connected layers ([batch, features] each) after x, the last one's: the
+// fully connected form of Fuse. The backward pass returns x's share of the
+// gradient and sends each earlier output's share through its side.
+func FuseRows(t *Tape, x *Node, earlier []*Node, sides []*Side) *Node {
+	parts := append([]*Node{x}, earlier...)
+	t.push(func(grad *Node) *Node {
+		at := x.Shape().Dimensions[1]
+		for i, p := range earlier {
+			f := p.Shape().Dimensions[1]
+			sides[i].Send(Slice(grad, AxisRange(), AxisRange(at, at+f)))
+			at += f
+		}
+		return Slice(grad, AxisRange(), AxisRange(0, x.Shape().Dimensions[1]))
+	})
+	return Concatenate(parts, 1)
+}
+
 // avgPool2 averages the 2x2 windows of maps [c, batch, h, w].
 func avgPool2(x *Node) *Node {
 	d := x.Shape().Dimensions

@@ -154,7 +154,9 @@ func TestNormPoolRelu(t *testing.T) {
 // the loss sum(output * r) with random r: two conv blocks with odd map
 // sizes and a hidden layer; and three blocks fused (Fuse), the first
 // block's 6x5 map pooled twice (dropping odd rows and columns) and the
-// second's 3x2 map once to the last block's 1x1; and tanh outputs.
+// second's 3x2 map once to the last block's 1x1; three fully connected
+// layers fused into the output layer of a network without blocks; and
+// tanh outputs.
 func TestTapeBackward(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -163,6 +165,7 @@ func TestTapeBackward(t *testing.T) {
 	}{
 		{"plain", CNN{Height: 7, Width: 6, Channels: 2, Filters: []int{3, 4}, Kernel: 3, Hidden: []int{5}, Outputs: 4}, 10},
 		{"fused", CNN{Height: 13, Width: 11, Channels: 2, Filters: []int{3, 4, 2}, Kernel: 3, Hidden: []int{5}, Outputs: 4, Fuse: true}, 13},
+		{"hidden layers fused", CNN{Height: 1, Width: 6, Channels: 1, Kernel: 1, Hidden: []int{5, 4, 3}, Outputs: 4, Fuse: true}, 8},
 		{"tanh", CNN{Height: 5, Width: 5, Channels: 1, Filters: []int{3}, Kernel: 3, Hidden: []int{4}, Outputs: 3, Tanh: true}, 7},
 	}
 	for _, tc := range tests {

@@ -41,7 +41,10 @@ type CNN struct {
 	// block's map is average-pooled down to the last block's size and
 	// stacked with it channel-wise, so that the code sees the finer,
 	// lower-level features too (the multi-depth fusion of FusionNet-style
-	// hashing). Needs at least two blocks.
+	// hashing). Needs at least two blocks. A network without blocks (one
+	// that reads feature vectors) fuses its fully connected layers
+	// instead: the output layer reads every hidden layer's output, which
+	// needs at least two hidden layers.
 	Fuse bool `json:",omitempty"`
 	// Tanh squashes the outputs with tanh, as DVSQ's network does before
 	// quantizing them.
@@ -89,8 +92,11 @@ func (c CNN) Validate() error {
 			return fmt.Errorf("encoder: hidden layer %d has width %d", i, n)
 		}
 	}
-	if c.Fuse && len(c.Filters) < 2 {
-		return fmt.Errorf("encoder: fusing block outputs needs at least 2 convolutional blocks, have %d", len(c.Filters))
+	if c.Fuse && len(c.Filters) == 0 && len(c.Hidden) < 2 {
+		return fmt.Errorf("encoder: fusing fully connected layers needs at least 2 hidden layers, have %d", len(c.Hidden))
+	}
+	if c.Fuse && len(c.Filters) == 1 {
+		return fmt.Errorf("encoder: fusing block outputs needs at least 2 convolutional blocks, have 1")
 	}
 	if c.Attention < 0 {
 		return fmt.Errorf("encoder: attention branch has %d units", c.Attention)
@@ -108,7 +114,7 @@ func (c CNN) String() string {
 	for _, f := range c.Filters {
 		s += fmt.Sprintf(" conv%d-bn-relu-pool", f)
 	}
-	if c.Fuse {
+	if c.Fuse && len(c.Filters) > 0 {
 		s += " fuse"
 	}
 	if c.Attention > 0 {
@@ -119,6 +125,9 @@ func (c CNN) String() string {
 	}
 	for _, n := range c.Hidden {
 		s += fmt.Sprintf(" fc%d-relu", n)
+	}
+	if c.Fuse && len(c.Filters) == 0 {
+		s += " fuse"
 	}
 	s += fmt.Sprintf(" fc%d", c.Outputs)
 	if c.Tanh {
@@ -155,7 +164,7 @@ func (c CNN) forward(scope *model.Scope, t *Tape, x *Node) *Node {
 			sides = append(sides, t.Branch())
 		}
 	}
-	if c.Fuse {
+	if c.Fuse && len(earlier) > 0 {
 		x = Fuse(t, x, earlier, sides)
 	}
 	// The input itself needs no gradient.
@@ -173,9 +182,18 @@ func (c CNN) forward(scope *model.Scope, t *Tape, x *Node) *Node {
 	default:
 		x = Reshape(x, x.Shape().Dimensions[1], -1)
 	}
+	fuseHidden := c.Fuse && len(c.Filters) == 0
+	earlier, sides = nil, nil
 	for i, n := range c.Hidden {
 		x = Dense(scope.In("%03d_fc", len(c.Filters)+i), t, x, n, true, inputGrad)
 		inputGrad = true
+		if fuseHidden && i < len(c.Hidden)-1 {
+			earlier = append(earlier, x)
+			sides = append(sides, t.Branch())
+		}
+	}
+	if fuseHidden {
+		x = FuseRows(t, x, earlier, sides)
 	}
 	x = Dense(scope.In("%03d_out", len(c.Filters)+len(c.Hidden)), t, x, c.Outputs, false, inputGrad)
 	if c.Tanh {

@@ -65,7 +65,11 @@ const (
 // (composite quantization, package quantize). The code of an image is its
 // M codeword indices, M log2 K bits; retrieval ranks the database by the
 // asymmetric quantizer distance, the inner product of the query's z with
-// each item's reconstruction sum_m C_m b_m.
+// each item's reconstruction sum_m C_m b_m (lookalike eval); codes
+// learned on descriptors rank by that product divided by the
+// reconstruction's length, the cosine the ranking loss compares, since
+// the outputs of unseen photos differ more in length than in direction
+// (rankQuantized in cmd/lookalike gives both measurements).
 //
 // As in the authors' code: the quantization loss is off until the
 // codebooks are first fitted; every RefitEvery epochs, the codebooks are

@@ -128,8 +128,26 @@ func (HashGAN) Info() Info {
 	}
 }
 
-// Views implements Augmenter: each image and its transformed copy T(x).
-func (HashGAN) Views() int { return 2 }
+// Views implements Augmenter: each image and its transformed copy T(x),
+// or the image alone when T is the identity (MaxAngle 0).
+func (m HashGAN) Views() int {
+	if m.MaxAngle == 0 {
+		return 1
+	}
+	return 2
+}
+
+// Unaugmented is HashGAN without T, for feature vectors, which cannot be
+// rotated: the consistency term, which compares a code with its copy's,
+// drops out (it needs two views) and every other term stays. G then
+// generates vectors of the inputs' shape, still through its sigmoid, so
+// in (0, 1) while the (rescaled) descriptors reach beyond 1: D can tell
+// the largest values apart, which only moves the bits' confidence (D
+// reads the outputs' squares).
+func (m HashGAN) Unaugmented() Deep {
+	m.MaxAngle = 0
+	return m
+}
 
 // Augment implements Augmenter: view 1 rotates src by an angle in
 // [-MaxAngle, MaxAngle] taken from a hash of its pixels.

@@ -152,3 +152,17 @@ func TestHashGAN_Augment(t *testing.T) {
 		}
 	}
 }
+
+// TestHashGAN_Unaugmented: without T (feature vectors) HashGAN takes one
+// view, so its consistency term drops out; the registered method takes two.
+func TestHashGAN_Unaugmented(t *testing.T) {
+	m, err := Lookup("hashgan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.(HashGAN)
+	u, ok := h.Unaugmented().(HashGAN)
+	if h.Views() != 2 || !ok || u.Views() != 1 || u.Consistent != h.Consistent {
+		t.Errorf("views %d, unaugmented %+v (views %d)", h.Views(), u, u.Views())
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -470,12 +469,8 @@ func torchPipelineRate(ctx context.Context, o benchOptions, dir string) (string,
 	return m[1], rate, nil
 }
 
-// photoCodeMethods are the methods whose codes bench photos learns on
-// descriptors unless --methods names others.
-var photoCodeMethods = []string{"lsh", "itq", "sdh", "dsh", "hashnet", "deepbit", "dbdmq", "dvsq"}
-
 // vectorCodeRows trains the asked hashing methods (o.Methods, default
-// photoCodeMethods) at 64 bits on the R-MAC descriptors of the learned
+// every registered one) at 64 bits on the R-MAC descriptors of the learned
 // heads' training set, an image's edited copies sharing its label, and
 // adds a row for the codes each gives the benchmark. It returns the
 // page's paragraph on them.
@@ -492,20 +487,25 @@ func vectorCodeRows(ctx context.Context, o benchOptions, set *learned.Set, q, db
 		x = append(x, v...)
 		labels[i] = int32(set.Groups[i])
 	}
-	methods := photoCodeMethods
+	var methods []string
+	for _, m := range hashing.All() {
+		methods = append(methods, m.Info().Name)
+	}
 	if o.Methods != "" {
 		methods = strings.Split(o.Methods, ",")
 	}
-	var skipped []string
+	var skipped, kept []string
 	for _, name := range methods {
 		start := time.Now()
 		code, err := fitVectors(ctx, name, bits, x, dim, labels, o.Seed, 0)
-		if errors.Is(err, errNotOnVectors) {
-			skipped = append(skipped, err.Error())
-			continue
+		if ctx.Err() != nil {
+			return "", ctx.Err()
 		}
 		if err != nil {
-			return "", fmt.Errorf("bench photos: %s on descriptors: %w", name, err)
+			// One method's failure is its row's result, not the page's.
+			fmt.Fprintf(errw, "  %s on descriptors: %v\n", name, err)
+			skipped = append(skipped, fmt.Sprintf("%s (%v)", name, err))
+			continue
 		}
 		r, err := code.Evaluate(q, qLabels, db, dbLabels)
 		if err != nil {
@@ -514,9 +514,19 @@ func vectorCodeRows(ctx context.Context, o benchOptions, set *learned.Set, q, db
 		row := fmt.Sprintf("R-MAC -> %s %d-bit codes, trained on the heads' images", strings.ToUpper(name), bits)
 		*rows = append(*rows, photoRow{row, r})
 		fmt.Fprintf(errw, "  %-28s mAP %.4f  top-1 %.4f  (%.0f s)\n", row, r.MAPAll, r.PAt1, time.Since(start).Seconds())
+		if code.HeldOut > 0 {
+			k := fmt.Sprintf("%s %d of %d (held-out mAP %.4f)", name, code.Epoch, code.Epochs, code.HeldOut)
+			if code.Stopped != "" {
+				k += ", training stopped: " + code.Stopped
+			}
+			kept = append(kept, k)
+		}
 	}
-	note := fmt.Sprintf("The rows \"trained on the heads' images\" learn %d-bit codes on the R-MAC descriptors of the learned heads' %d training images, an image and its edited copies sharing a label (%d labels) for the supervised methods: shallow methods fit on the descriptors as on pixels, deep methods train the reference network's fully connected part (%d -> %d -> %d) with train's defaults (seed %d).",
+	note := fmt.Sprintf("The rows \"trained on the heads' images\" learn %d-bit codes on the R-MAC descriptors of the learned heads' %d training images, an image and its edited copies sharing a label (%d labels) for the supervised methods: shallow methods fit on the descriptors as on pixels, deep methods train the reference network's fully connected part (%d -> %d -> %d; two fused hidden layers for fusionnet, chunks read as a sequence for the recurrent methods) with train's defaults (seed %d) on nine labels in ten and keep the epoch whose codes rank the held-out tenth best (a label's first image querying the rest).",
 		bits, len(set.Maps), len(set.Queries), dim, vectorHidden, bits, o.Seed)
+	if len(kept) > 0 {
+		note += " Epochs kept: " + strings.Join(kept, "; ") + "."
+	}
 	if len(skipped) > 0 {
 		note += " Not measured: " + strings.Join(skipped, "; ") + "."
 	}

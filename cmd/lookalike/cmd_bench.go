@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lookalike/lookalike/dataset"
@@ -173,7 +172,7 @@ Examples:
 			var o benchOptions
 			o.dataOptions.AddFlags(fs, "training images")
 			fs.Var(&o.BitsList, "bits", "code length (default 48 for train, 64 for index and serve); for quality a comma-separated list (default 16,32,48,64)")
-			fs.StringVar(&o.Methods, "methods", "", "quality: comma-separated methods (default all); photos: methods whose codes learn on descriptors (default "+strings.Join(photoCodeMethods, ",")+")")
+			fs.StringVar(&o.Methods, "methods", "", "quality: comma-separated methods; photos: methods whose codes learn on descriptors (default all)")
 			fs.StringVar(&o.Out, "out", "", "quality: results page to write (default docs/results.md; plots go beside it); curve: markdown page to write, its plot beside it (default none)")
 			fs.Int64Var(&o.Seed, "seed", 0, "quality, curve: training seed; photos: edit seed")
 			fs.IntVar(&o.N, "n", 1_000_000, "index, serve: database codes")

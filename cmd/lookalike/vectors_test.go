@@ -2,17 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/lookalike/lookalike/encoder"
 	"github.com/lookalike/lookalike/hashing"
 )
 
 // TestFitVectors trains methods on two well-separated clusters of 16-d
-// vectors and checks that their codes retrieve a vector's own cluster,
-// and that methods which need images say so.
+// vectors and checks that their codes retrieve a vector's own cluster:
+// among them the fusing and recurrent networks, which read vectors
+// through vectorNetwork's layouts.
 func TestFitVectors(t *testing.T) {
 	const n, dim = 256, 16
 	rng := rand.New(rand.NewPCG(3, 3))
@@ -36,6 +37,9 @@ func TestFitVectors(t *testing.T) {
 		{"hashnet", 0.95},
 		{"itq", 0.95},
 		{"sdh", 0.95},
+		{"fusionnet", 0.95},
+		{"rnnhash", 0.95},
+		{"lstmsiamese", 0.95},
 		// One codebook of 256 codewords, ranked by asymmetric distance.
 		{"dvsq", 0.95},
 	}
@@ -64,11 +68,6 @@ func TestFitVectors(t *testing.T) {
 			}
 		})
 	}
-	for _, name := range []string{"fusionnet", "hashgan"} {
-		if _, err := fitVectors(context.Background(), name, 8, x, dim, labels, 1, 1); !errors.Is(err, errNotOnVectors) {
-			t.Errorf("%s on vectors: %v, want errNotOnVectors", name, err)
-		}
-	}
 	if _, err := fitVectors(context.Background(), "dsh", 8, x, dim, labels[:10], 1, 1); err == nil {
 		t.Error("dsh with 10 labels for 256 vectors: no error")
 	}
@@ -77,13 +76,12 @@ func TestFitVectors(t *testing.T) {
 	}
 }
 
-// TestFitVectors_Registry: every registered method either trains on
-// vectors and codes them, or says it does not train on vectors; the
-// augmenting methods that can learn without their copies (DeepBit, DBD-MQ)
-// do.
+// TestFitVectors_Registry: every registered method trains on vectors and
+// ranks them, the augmenting ones without their copies; the vectors are
+// 1792-d, the default backbone's descriptors, longer than a recurrent
+// layer may unroll.
 func TestFitVectors_Registry(t *testing.T) {
-	onVectors := map[string]bool{"deepbit": true, "dbdmq": true, "dsh": true, "hashnet": true, "lsh": true, "itq": true, "dvsq": true}
-	const n, dim = 64, 16
+	const n, dim = 64, 1792
 	rng := rand.New(rand.NewPCG(4, 4))
 	x := make([]float32, n*dim)
 	for i := range x {
@@ -97,13 +95,6 @@ func TestFitVectors_Registry(t *testing.T) {
 		name := m.Info().Name
 		t.Run(name, func(t *testing.T) {
 			code, err := fitVectors(context.Background(), name, 8, x, dim, labels, 1, 1)
-			if errors.Is(err, errNotOnVectors) && onVectors[name] {
-				t.Fatalf("%s must train on vectors: %v", name, err)
-			}
-			if errors.Is(err, errNotOnVectors) {
-				t.Log(err)
-				return
-			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,6 +107,96 @@ func TestFitVectors_Registry(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSplitHeldOut(t *testing.T) {
+	// 25 labels of two vectors (labels 0..24, dim 1, the value the
+	// vector's index) and one label of one vector: the singleton is
+	// skipped, every tenth of the others held out (labels 9 and 19): too
+	// few. 110 labels of two: eleven held out (9, 19, ..., 109).
+	tests := []struct {
+		name    string
+		labels  int
+		heldOut []int32
+	}{
+		{"too few", 25, nil},
+		{"eleven", 110, []int32{9, 19, 29, 39, 49, 59, 69, 79, 89, 99, 109}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			labels := []int32{-1}
+			for l := range tc.labels {
+				labels = append(labels, int32(l), int32(l))
+			}
+			x := make([]float32, len(labels))
+			for i := range x {
+				x[i] = float32(i)
+			}
+			train, trainLabels, val := splitHeldOut(x, 1, labels)
+			if tc.heldOut == nil {
+				if val != nil || len(train) != len(x) {
+					t.Fatalf("held out %v", val)
+				}
+				return
+			}
+			if val == nil {
+				t.Fatal("nothing held out")
+			}
+			if len(trainLabels) != len(labels)-2*len(tc.heldOut) || len(train) != len(trainLabels) {
+				t.Errorf("%d training labels of %d vectors, want %d", len(trainLabels), len(train), len(labels)-2*len(tc.heldOut))
+			}
+			for i, l := range tc.heldOut {
+				// Label l's vectors are at 1+2l and 2+2l.
+				if val.qLabels[i] != l || val.dbLabels[i] != l || val.q[i] != float32(1+2*l) || val.db[i] != float32(2+2*l) {
+					t.Errorf("held-out %d: query %d (label %d), database %d (label %d); want label %d at %d and %d",
+						i, int(val.q[i]), val.qLabels[i], int(val.db[i]), val.dbLabels[i], l, 1+2*l, 2+2*l)
+				}
+			}
+			for _, l := range trainLabels {
+				if l%10 == 9 {
+					t.Errorf("held-out label %d in training", l)
+				}
+			}
+		})
+	}
+}
+
+func TestVectorNetwork(t *testing.T) {
+	base := encoder.CNN{Kernel: 1, Hidden: []int{vectorHidden}, Outputs: 8}
+	tests := []struct {
+		name    string
+		net     encoder.CNN
+		dim     int
+		h, w, c int
+		hidden  int // hidden layers
+	}{
+		{"plain", base, 1792, 1, 1792, 1, 1},
+		{"fused", withFuse(base), 1792, 1, 1792, 1, 2},
+		// ceil(sqrt(1792)) = 43; 1792 = 2^8 * 7 has no divisor in 33..43.
+		{"recurrent", withCell(base, false), 1792, 1, 32, 56, 1},
+		// 32 chunks in rows: ceil(sqrt(32)) = 6, largest divisor 4.
+		{"hierarchical", withCell(base, true), 1792, 4, 8, 56, 1},
+		{"prime", withCell(base, false), 13, 1, 1, 13, 1},
+		{"small", withCell(base, false), 16, 1, 4, 4, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := vectorNetwork(tc.net, tc.dim)
+			if got.Height != tc.h || got.Width != tc.w || got.Channels != tc.c || len(got.Hidden) != tc.hidden {
+				t.Errorf("%s: got %dx%dx%d with %d hidden layers, want %dx%dx%d with %d", got, got.Height, got.Width, got.Channels, len(got.Hidden), tc.h, tc.w, tc.c, tc.hidden)
+			}
+			if err := got.Validate(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func withFuse(c encoder.CNN) encoder.CNN { c.Fuse = true; return c }
+
+func withCell(c encoder.CNN, rows bool) encoder.CNN {
+	c.Recurrent = encoder.Recurrent{Cell: "rnn", Hidden: 4, Rows: rows}
+	return c
 }
 
 // TestFitVectors_SmallClasses: supervised deep methods learn from many
@@ -166,7 +247,11 @@ func TestFitVectors_SmallClasses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s: mAP@all %.4f", tc.method, r.MAPAll)
+			t.Logf("%s: mAP@all %.4f (epoch %d of %d, held-out labels %.4f)", tc.method, r.MAPAll, code.Epoch, code.Epochs, code.HeldOut)
+			// 25 of the 256 labels are held out to pick the epoch by.
+			if code.Epoch < 1 || code.Epoch > code.Epochs || code.HeldOut <= 0 {
+				t.Errorf("kept epoch %d of %d, held-out mAP %v", code.Epoch, code.Epochs, code.HeldOut)
+			}
 			if r.MAPAll < tc.minMAP {
 				t.Errorf("mAP@all %.4f on %d labels of %d vectors, want >= %.2f", r.MAPAll, classes, per, tc.minMAP)
 			}
