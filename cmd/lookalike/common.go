@@ -121,7 +121,9 @@ func evaluate(m *modelfile.Model, enc encoder.Encoder, split *dataset.Split) (*e
 // code (the paper's), or, with cosine, that product divided by the
 // reconstruction's length, the cosine that DVSQ's ranking loss compares
 // (cos(z, v)). The two order alike only while the outputs have one
-// length, and each failed where the other did not:
+// length, and each failed where the other did not (one-off measurements
+// with a scratch harness over the benchmark's descriptors and with
+// lookalike eval; no command of the repository reprints the first):
 //   - Codes learned on descriptors (bench photos; DVSQ trained on the
 //     learned heads' clip-art images, 3 epochs): the outputs of the
 //     unseen photos all lie close to one saturated tanh vector (their mean

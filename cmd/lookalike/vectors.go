@@ -234,7 +234,8 @@ const heldOutEvery, minHeldOut = 10, 10
 // labels are identities (an image and its edited copies, as bench photos
 // trains on): trained on such identities for train's default epochs, DVSQ
 // ranked the unseen photos of the benchmark well after one to three
-// epochs and near randomly after thirty, its outputs fitted to the
+// epochs and near randomly after thirty (a one-off scratch measurement:
+// its continuous outputs 0.89, 0.86 and 0.31 mAP), its outputs fitted to the
 // training identities alone, so fitVectors keeps the epoch whose codes
 // rank the held-out labels best.
 func splitHeldOut(x []float32, dim int, labels []int32) ([]float32, []int32, *heldOut) {
