@@ -22,9 +22,25 @@ type Refitter interface {
 	// RefitEvery is the number of epochs between refits.
 	RefitEvery() int
 	// Refit updates vars, the method's variables by name (flat values,
-	// shapes as created by its loss), from the network's outputs for the
-	// n training images (n rows) and their labels.
-	Refit(vars map[string][]float32, outputs []float32, n int, labels []int32, seed int64) error
+	// shapes as created by its loss), from what d holds of the training
+	// set.
+	Refit(vars map[string][]float32, d RefitData) error
+}
+
+// RefitData is what a Refitter sees of the training set.
+type RefitData struct {
+	// Outputs holds the network's outputs for the N training images, N
+	// rows.
+	Outputs []float32
+	N       int
+	// Labels holds their labels, -1 where unknown.
+	Labels []int32
+	// Inputs holds the training images themselves as the network reads
+	// them (pixels, or descriptors for codes learned on vectors), N rows;
+	// nil when the caller has none.
+	Inputs []float32
+	// Seed is the run's seed.
+	Seed int64
 }
 
 // Quantizing is a deep method whose codes are the codeword indices of a
@@ -240,7 +256,8 @@ func unitRows(v *Node) *Node {
 
 // Refit fits the codebooks to the training outputs (already through tanh):
 // k-means the first time, then ICM codes and least-squares codebooks.
-func (m DVSQ) Refit(vars map[string][]float32, outputs []float32, n int, labels []int32, seed int64) error {
+func (m DVSQ) Refit(vars map[string][]float32, d RefitData) error {
+	outputs, n, seed := d.Outputs, d.N, d.Seed
 	v, books, on := vars[DVSQLabels], vars[DVSQCodebooks], vars[DVSQQuantizing]
 	if len(v) == 0 || len(v)%m.Dim != 0 || len(books)%(m.Codewords*m.Dim) != 0 || len(on) != 1 {
 		return fmt.Errorf("hashing: dvsq refit: variables of %d, %d, %d values do not fit dim %d", len(v), len(books), len(on), m.Dim)

@@ -82,7 +82,7 @@ func TestDVSQ_Refit(t *testing.T) {
 		DVSQQuantizing: {0},
 	}
 	x := []float32{1, 1, 1.1, 0.9, -1, -1, -0.9, -1.1}
-	if err := m.Refit(vars, x, 4, []int32{0, 0, 1, 1}, 1); err != nil {
+	if err := m.Refit(vars, RefitData{Outputs: x, N: 4, Labels: []int32{0, 0, 1, 1}, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if vars[DVSQQuantizing][0] != 1 {

@@ -152,7 +152,7 @@ func TestSADH_Refit(t *testing.T) {
 	m := SADH{Capacity: 10, Anchors: 2, Nearest: 1, KMeans: 5, Every: 1, Iterations: 100,
 		Rho: 0.1, Growth: 1.05, RhoMax: 10, Balance: 1, Decorrelation: 1}
 	vars := map[string][]float32{SADHCodes: make([]float32, 20), SADHFitted: {0}}
-	if err := m.Refit(vars, outputs, 8, nil, 0); err != nil {
+	if err := m.Refit(vars, RefitData{Outputs: outputs, N: 8}); err != nil {
 		t.Fatal(err)
 	}
 	codes := vars[SADHCodes]
@@ -185,8 +185,58 @@ func TestSADH_Refit(t *testing.T) {
 		{"no fitted flag", map[string][]float32{SADHCodes: make([]float32, 20)}, 8},
 	}
 	for _, tc := range bad {
-		if err := m.Refit(tc.vars, outputs, tc.n, nil, 0); err == nil {
+		if err := m.Refit(tc.vars, RefitData{Outputs: outputs, N: tc.n}); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
+	}
+}
+
+// TestSADH_InputGraph: the outputs' signs mix two groups of images that
+// the inputs separate. The first refit builds its graph from the inputs,
+// so every image of a group gets the same code, and the balance penalty
+// makes the two groups' codes opposite; once fitted, later refits build
+// the graph from the outputs and ignore the inputs.
+func TestSADH_InputGraph(t *testing.T) {
+	outputs := []float32{
+		0.3, 0.2, 0.2, -0.1, -0.2, 0.3, 0.1, 0.2,
+		-0.2, -0.3, -0.1, 0.2, 0.3, -0.1, -0.3, -0.2,
+	}
+	inputs := []float32{
+		0, 0.1, 0.1, 0, 0.05, 0.05, 0, 0,
+		10, 10, 10.1, 9.9, 9.9, 10.1, 10, 10.05,
+	}
+	m := SADH{Capacity: 8, Anchors: 2, Nearest: 1, KMeans: 5, Every: 1, Iterations: 100,
+		Rho: 0.1, Growth: 1.05, RhoMax: 10, Balance: 1, Decorrelation: 1, InputGraph: true}
+	vars := map[string][]float32{SADHCodes: make([]float32, 16), SADHFitted: {0}}
+	if err := m.Refit(vars, RefitData{Outputs: outputs, N: 8, Inputs: inputs}); err != nil {
+		t.Fatal(err)
+	}
+	codes := vars[SADHCodes]
+	for i := range 8 {
+		group := i / 4 * 4
+		if codes[2*i] != codes[2*group] || codes[2*i+1] != codes[2*group+1] {
+			t.Errorf("code %d = %v, its group's first %v", i, codes[2*i:2*i+2], codes[2*group:2*group+2])
+		}
+	}
+	if codes[0] != -codes[8] || codes[1] != -codes[9] {
+		t.Errorf("group codes %v and %v are not opposite", codes[0:2], codes[8:10])
+	}
+	// Fitted: the graph now comes from the outputs, whatever the inputs.
+	again := map[string][]float32{SADHCodes: make([]float32, 16), SADHFitted: {1}}
+	if err := m.Refit(again, RefitData{Outputs: outputs, N: 8, Inputs: inputs}); err != nil {
+		t.Fatal(err)
+	}
+	noInputs := map[string][]float32{SADHCodes: make([]float32, 16), SADHFitted: {1}}
+	if err := m.Refit(noInputs, RefitData{Outputs: outputs, N: 8}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range again[SADHCodes] {
+		if again[SADHCodes][i] != noInputs[SADHCodes][i] {
+			t.Fatalf("a fitted refit read the inputs: %v, without them %v", again[SADHCodes], noInputs[SADHCodes])
+		}
+	}
+	if err := m.Refit(map[string][]float32{SADHCodes: make([]float32, 16), SADHFitted: {0}},
+		RefitData{Outputs: outputs, N: 8, Inputs: inputs[:15]}); err == nil {
+		t.Error("15 input values for 8 images: no error")
 	}
 }

@@ -98,7 +98,7 @@ func TestHamming_BruteForce(t *testing.T) {
 
 func testBruteForce(t *testing.T, flip float64) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, nbits := range []int{8, 64, 100, 128, 192, 256, 513} {
+	for _, nbits := range []int{8, 64, 100, 128, 192, 256, 512, 513} {
 		var s, q *codes.Set
 		if flip == 0 {
 			s, q = randomSet(rng, nbits, 700), randomSet(rng, nbits, 23)

@@ -8,11 +8,15 @@ import (
 )
 
 // The SIMD kernels need AVX-512 with VPOPCNTQ: 8 distances per vector
-// popcount.
+// popcount. AVX-512 without it gets the nibble-table kernels
+// (scan_lut.go).
 func init() {
-	if archsimd.X86.AVX512() && archsimd.X86.AVX512VPOPCNTDQ() {
+	switch {
+	case archsimd.X86.AVX512() && archsimd.X86.AVX512VPOPCNTDQ():
 		groupScanner = scanGroupSIMD
 		assigner = assignSIMD
+	case archsimd.X86.AVX512():
+		groupScanner = scanGroupLUT
 	}
 }
 

@@ -923,7 +923,7 @@ func refit(c Config, r hashing.Refitter, backend compute.Backend, store *model.S
 		name := strings.TrimPrefix(v.Path(), prefix)
 		vars[name], dims[name], held[name] = vals, t.Shape().Dimensions, v
 	}
-	if err := r.Refit(vars, outputs, n, set.Labels, c.Seed); err != nil {
+	if err := r.Refit(vars, hashing.RefitData{Outputs: outputs, N: n, Labels: set.Labels, Inputs: set.Pixels, Seed: c.Seed}); err != nil {
 		return err
 	}
 	for name, v := range held {
