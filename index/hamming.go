@@ -262,6 +262,22 @@ func (h *Hamming) searchOne(q []uint64, c *collector) int {
 	return scanned
 }
 
+// blocksWithin returns the number of blocks a scan for q must read when
+// its threshold is t from the start: the runs of the clusters within t of
+// q by the triangle inequality, and the tail. A k-NN scan reads a few
+// more, its threshold tightening to the k-th distance as it goes.
+func (h *Hamming) blocksWithin(q []uint64, t int) int {
+	dq := make([]uint16, len(h.clusters))
+	h.centreDistances(q, dq)
+	blocks := h.numBlocks() - h.tail/Lanes
+	for ci, d := range dq {
+		if s0, s1 := h.clusters[ci].run(int(d)-t, int(d)+t); s0 < s1 {
+			blocks += (s1+Lanes-1)/Lanes - s0/Lanes
+		}
+	}
+	return blocks
+}
+
 // centreDistances writes the distance from q to every cluster centre.
 func (h *Hamming) centreDistances(q []uint64, dst []uint16) {
 	for ci := range h.clusters {
@@ -319,34 +335,61 @@ func (h *Hamming) SearchBatch(queries *codes.Set, k int) ([][]Result, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("index: k = %d, must be at least 1", k)
 	}
+	p := h.prepare(queries)
+	out := make([][]Result, queries.Len())
+	h.searchPrepared(queries, k, p, p.order, out)
+	return out, nil
+}
+
+// prepared is what a batch's search needs from its queries first: each
+// one's distances to the cluster centres (nc a row) and the queries'
+// positions sorted by nearest centre.
+type prepared struct {
+	dq    []uint16
+	nc    int
+	order []int
+}
+
+func (h *Hamming) prepare(queries *codes.Set) prepared {
 	nq, nc := queries.Len(), len(h.clusters)
-	dq := make([]uint16, nq*nc)
+	p := prepared{dq: make([]uint16, nq*nc), nc: nc}
 	nearest := make([]uint16, nq)
 	for i := range nq {
-		row := dq[i*nc : (i+1)*nc]
+		row := p.dq[i*nc : (i+1)*nc]
 		h.centreDistances(queries.At(i), row)
 		if nc > 0 {
 			nearest[i] = uint16(argmin(row))
 		}
 	}
-	order := byDistance(nearest, max(nc, 1))
-	out := make([][]Result, nq)
-	parallel((nq+QueryBlock-1)/QueryBlock, func(qb int) {
-		idx := order[qb*QueryBlock : min((qb+1)*QueryBlock, nq)]
-		qs := make([][]uint64, len(idx))
-		cs := make([]*collector, len(idx))
-		rows := make([][]uint16, len(idx))
-		for i, qi := range idx {
+	p.order = byDistance(nearest, max(nc, 1))
+	return p
+}
+
+// searchPrepared answers the queries at positions idx, a subsequence of
+// p.order, into out. Workers carry QueryBlock queries each, fewer when
+// that would leave a core idle: a small batch still uses them all.
+func (h *Hamming) searchPrepared(queries *codes.Set, k int, p prepared, idx []int, out [][]Result) {
+	n, nc := len(idx), p.nc
+	block := QueryBlock
+	if workers := runtime.GOMAXPROCS(0); n < block*workers {
+		perWorker := (n + workers - 1) / workers
+		block = max(groupSize, (perWorker+groupSize-1)/groupSize*groupSize)
+	}
+	parallel((n+block-1)/block, func(b int) {
+		part := idx[b*block : min((b+1)*block, n)]
+		qs := make([][]uint64, len(part))
+		cs := make([]*collector, len(part))
+		rows := make([][]uint16, len(part))
+		for i, qi := range part {
 			qs[i] = queries.At(qi)
 			cs[i] = newCollector(k, h.bits, h.bits)
-			rows[i] = dq[qi*nc : (qi+1)*nc]
+			rows[i] = p.dq[qi*nc : (qi+1)*nc]
 		}
 		h.searchGroups(qs, cs, rows)
 		for i, c := range cs {
-			out[idx[i]] = c.results()
+			out[part[i]] = c.results()
 		}
 	})
-	return out, nil
 }
 
 func argmin(d []uint16) int {

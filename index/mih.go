@@ -83,18 +83,12 @@ func NewMIH(h *Hamming, m int) (*MIH, error) {
 			m, h.bits, (h.bits+maxSubstringBits-1)/maxSubstringBits, h.bits)
 	}
 	x := &MIH{flat: h, n: h.n, tables: make([]mihTable, m)}
-	short, long := h.bits/m, h.bits%m
-	lo := 0
+	lo, width := substrings(h.bits, m)
 	// All tables are built at once so that each code is read once.
 	keys := make([][]uint32, m)
 	for z := range x.tables {
-		width := short
-		if z < long {
-			width++
-		}
-		x.tables[z] = mihTable{lo: lo, width: width}
+		x.tables[z] = mihTable{lo: lo[z], width: width[z]}
 		keys[z] = make([]uint32, h.n)
-		lo += width
 	}
 	code := make([]uint64, h.words)
 	for id := 0; id < h.n; id++ {
@@ -108,6 +102,22 @@ func NewMIH(h *Hamming, m int) (*MIH, error) {
 		keys[z] = nil
 	}
 	return x, nil
+}
+
+// substrings returns where each of the m substrings of nbits-bit codes
+// starts and its width: the first nbits%m one bit longer than the rest.
+func substrings(nbits, m int) (lo, width []int) {
+	lo, width = make([]int, m), make([]int, m)
+	short, long := nbits/m, nbits%m
+	for z, at := 0, 0; z < m; z++ {
+		width[z] = short
+		if z < long {
+			width[z]++
+		}
+		lo[z] = at
+		at += width[z]
+	}
+	return lo, width
 }
 
 // build sorts the ids by key with two stable counting sorts (low bits,
@@ -268,13 +278,10 @@ type mihScratch struct {
 	limit  int
 	kept   int
 	k      int
-	// probes, walked and checks count the keys looked up, the table
-	// entries walked and the codes whose distance was computed, for
-	// Engine's cost estimate; a search gives up (over) once their cost
-	// exceeds budget, when budget is positive.
+	// probes, walked and checks count the keys looked up, the codes of
+	// the final sweep and the codes checked from buckets: what Engine's
+	// estimate predicts (engine_test.go holds it to them).
 	probes, walked, checks int
-	budget                 float64
-	over                   bool
 	qkeys                  []uint32
 }
 
@@ -295,15 +302,7 @@ func (s *mihScratch) reset(k, limit int) {
 		s.byDist[d] = s.byDist[d][:0]
 	}
 	s.k, s.limit, s.kept = k, limit, 0
-	s.probes, s.walked, s.checks, s.over = 0, 0, 0, false
-}
-
-// spent reports whether the search has used up its budget.
-func (s *mihScratch) spent(words int) bool {
-	if s.budget > 0 && !s.over {
-		s.over = mihCost(s.probes, s.walked, s.checks, words) > s.budget
-	}
-	return s.over
+	s.probes, s.walked, s.checks = 0, 0, 0
 }
 
 // add keeps candidate id at distance d if it can still be among the k
@@ -346,9 +345,6 @@ func (x *MIH) search(q []uint64, k int, s *mihScratch) []Result {
 	for r := 0; ; r++ {
 		for a := range x.tables {
 			x.probe(a, r, q, s)
-			if s.over {
-				return nil
-			}
 			if len(s.touched) == x.n || (s.kept >= k && s.limit <= m*r+a) {
 				return s.results(k)
 			}
@@ -405,14 +401,10 @@ func (x *MIH) probe(z, r int, q []uint64, s *mihScratch) {
 	for mask := uint64(1)<<r - 1; mask < end; {
 		s.probes++
 		x.check(t.bucket(qkey^uint32(mask)), q, s)
-		if s.probes%64 == 0 && s.spent(x.flat.words) {
-			return
-		}
 		c := mask & -mask
 		next := mask + c
 		mask = ((next^mask)>>2)/c | next
 	}
-	s.spent(x.flat.words)
 }
 
 // checkRest computes the distance of every code not yet seen, in
@@ -428,7 +420,6 @@ func (x *MIH) checkRest(q []uint64, s *mihScratch) {
 		s.walked++
 		s.add(uint32(id), x.flat.distance(q, id))
 	}
-	s.spent(x.flat.words)
 }
 
 // check computes the full distance of every unseen code of ids.

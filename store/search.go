@@ -57,9 +57,11 @@ func (s *Store) Search(q []uint64, k int) ([]Hit, error) {
 	return v.hits(res, k), nil
 }
 
-// SearchBatch searches every code of qs with all cores; queries read the
-// codes from memory together, so a batch costs far less than its
-// searches one by one.
+// SearchBatch searches every code of qs with all cores, with the exact
+// method index.Engine picks for the batch: the scan, whose queries read
+// the codes from memory together, so that a batch costs far less than its
+// searches one by one, or multi-index hashing, for batches of
+// near-duplicate queries once it has paid for its tables.
 func (s *Store) SearchBatch(qs *codes.Set, k int) ([][]Hit, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("store: k = %d, must be at least 1", k)
@@ -77,7 +79,7 @@ func (s *Store) SearchBatch(qs *codes.Set, k int) ([][]Hit, error) {
 	if v.idx.Len() == 0 || qs.Len() == 0 {
 		return out, nil
 	}
-	res, err := v.idx.SearchBatch(qs, min(k+v.ndead, v.idx.Len()))
+	res, _, err := v.eng.SearchBatch(qs, min(k+v.ndead, v.idx.Len()))
 	if err != nil {
 		return nil, err
 	}

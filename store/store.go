@@ -103,14 +103,16 @@ type view struct {
 	labels []int32
 	named  []bool
 	idx    *index.Hamming
-	dead   []uint64 // bit per position
+	eng    *index.Engine // idx's scan or multi-index hashing, for batches
+	dead   []uint64      // bit per position
 	ndead  int
 }
 
 func newView(l layout, r *records) *view {
 	set := &codes.Set{Bits: l.bits, Data: r.codes}
+	idx := index.NewHamming(set)
 	return &view{set: set, ids: r.ids, desc: r.desc, labels: r.labels, named: r.named,
-		idx: index.NewHamming(set), dead: make([]uint64, (len(r.ids)+63)/64)}
+		idx: idx, eng: index.NewEngine(idx), dead: make([]uint64, (len(r.ids)+63)/64)}
 }
 
 func (v *view) isDead(p int) bool { return v.dead[p/64]>>(p%64)&1 == 1 }

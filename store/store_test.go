@@ -422,3 +422,75 @@ func TestStore_FailedCommit(t *testing.T) {
 		t.Fatalf("after reopening: %+v, want 2 items and the failed add's blocks cut", st)
 	}
 }
+
+// TestStore_NearDuplicateBatches sends batches of near-duplicate queries
+// over uniform codes, where multi-index hashing wins: the store's engine
+// must switch to it once its tables pay, answer as brute force does before
+// and after, and drop the tables when items are added or deleted.
+func TestStore_NearDuplicateBatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	s := mustCreate(t, t.TempDir(), Options{Bits: 64})
+	defer s.Close()
+	items := make([]Item, 20_000)
+	for i := range items {
+		items[i] = Item{Code: []uint64{rng.Uint64()}}
+	}
+	ids, err := s.Add(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := model{}
+	for i, id := range ids {
+		live[id] = items[i].Code
+	}
+	qs := &codes.Set{Bits: 64}
+	for range 256 {
+		qs.Data = append(qs.Data, items[rng.IntN(len(items))].Code[0]^1<<rng.IntN(64))
+	}
+	var want [][]Hit
+	changed := func() {
+		want = want[:0]
+		for i := range qs.Len() {
+			want = append(want, live.search(qs.At(i), 1, -1))
+		}
+	}
+	changed()
+	check := func(when string) {
+		t.Helper()
+		batch, err := s.SearchBatch(qs, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range qs.Len() {
+			if !slices.Equal(batch[i], want[i]) {
+				t.Fatalf("%s, query %d: %v, brute force %v", when, i, batch[i], want[i])
+			}
+		}
+	}
+	built := false
+	for call := 0; call < 100 && !built; call++ {
+		check(fmt.Sprintf("batch %d", call))
+		built = s.v.eng.Bytes() > s.v.idx.Bytes()
+	}
+	if !built {
+		t.Fatal("100 batches of near-duplicates and no multi-index tables")
+	}
+	check("with the tables")
+	if err := s.Delete(ids[0], ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	delete(live, ids[0])
+	delete(live, ids[1])
+	changed()
+	check("after a delete")
+	more, err := s.Add([]Item{{Code: qs.At(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live[more[0]] = slices.Clone(qs.At(0))
+	changed()
+	check("after an add")
+	if s.v.eng.Bytes() != s.v.idx.Bytes() {
+		t.Errorf("after an add: engine %d bytes, index %d: stale tables kept", s.v.eng.Bytes(), s.v.idx.Bytes())
+	}
+}

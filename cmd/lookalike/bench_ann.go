@@ -45,7 +45,7 @@ func (o *annBenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.TargetRecall, "target-recall", 0.95, "ann: recall@k at which the two indexes' queries/s are compared")
 	fs.IntVar(&o.FAISSM, "faiss-m", 32, "ann: FAISS IndexHNSWFlat M (shared/anchors/faiss_float.py's)")
 	fs.IntVar(&o.FAISSEfC, "faiss-ef-construction", 100, "ann: FAISS IndexHNSWFlat efConstruction")
-	fs.IntVar(&o.Repeat, "repeat", 3, "ann: times each search pass runs on each side (the fastest counts)")
+	fs.IntVar(&o.Repeat, "repeat", 3, "ann, index: times each search pass runs on each side (the fastest counts)")
 	o.kSet = func() bool {
 		set := false
 		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "k" })

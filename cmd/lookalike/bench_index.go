@@ -33,6 +33,7 @@ type indexBenchReport struct {
 	Method          string  `json:"method"`
 	EngineScanNs    float64 `json:"engine_scan_ns"`
 	EngineMIHNs     float64 `json:"engine_mih_ns"`
+	EngineBytes     float64 `json:"engine_bytes_per_item"`
 	BuildSeconds    float64 `json:"build_s"`
 	BytesPerItem    float64 `json:"bytes_per_item"`
 	ScanQPS         float64 `json:"scan_qps"`
@@ -51,6 +52,18 @@ type indexBenchReport struct {
 	Ratio           float64 `json:"ratio_vs_faiss_flat,omitempty"`
 	RatioHNSW       float64 `json:"ratio_vs_faiss_hnsw,omitempty"`
 	FAISSError      string  `json:"faiss_error,omitempty"`
+}
+
+// bestQPS is bestRate for a search that can fail: queries/s of the
+// fastest of repeat runs.
+func bestQPS(repeat, nq int, search func() error) (float64, error) {
+	var err error
+	qps := bestRate(max(repeat, 1), nq, func() {
+		if err == nil {
+			err = search()
+		}
+	})
+	return qps, err
 }
 
 // mihQueries caps the queries MIH alone is timed on: on clustered codes it
@@ -113,49 +126,59 @@ func runBenchIndex(ctx context.Context, o benchOptions, stdout io.Writer) error 
 	h := index.NewHamming(db)
 	r.BuildSeconds = time.Since(start).Seconds()
 	r.BytesPerItem = float64(h.Bytes()) / float64(h.Len())
-	start = time.Now()
-	eng, err := index.NewEngine(h)
-	if err != nil {
-		return err
-	}
-	r.MIHBuildSeconds = time.Since(start).Seconds()
-	r.MIHSubstrings = eng.MIH.Substrings()
-	r.MIHBytesPerItem = float64(eng.Bytes()) / float64(h.Len())
+	eng := index.NewEngine(h)
 
 	nRecall := min(o.Queries, 50)
-	// Each timing starts from a collected heap, so that none pays for the
-	// garbage of the builds before it.
-	runtime.GC()
-	start = time.Now()
-	res, method, err := eng.SearchBatch(q, o.K)
-	if err != nil {
-		return err
+	// The engine and the scan alone take turns, so that neither gains
+	// from running after the other (a warmer cache, a quieter machine).
+	var res, scanRes [][]index.Result
+	var method index.Method
+	for range max(o.ANN.Repeat, 1) {
+		qps, err := bestQPS(1, o.Queries, func() (err error) {
+			res, method, err = eng.SearchBatch(q, o.K)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		r.QPS = max(r.QPS, qps)
+		if qps, err = bestQPS(1, o.Queries, func() (err error) {
+			scanRes, err = h.SearchBatch(q, o.K)
+			return err
+		}); err != nil {
+			return err
+		}
+		r.ScanQPS = max(r.ScanQPS, qps)
 	}
-	r.QPS = float64(o.Queries) / time.Since(start).Seconds()
 	r.Method = method.String()
 	r.Recall = recallAgainstBruteForce(db, q, res, o.K, nRecall)
+	r.ScanRecall = recallAgainstBruteForce(db, q, scanRes, o.K, nRecall)
 	_, est, err := eng.Choose(q, o.K)
 	if err != nil {
 		return err
 	}
 	r.EngineScanNs, r.EngineMIHNs = est.ScanNs, est.MIHNs
+	// The engine's memory: MIH's tables count once it has built them.
+	r.EngineBytes = float64(eng.Bytes()) / float64(h.Len())
 
-	runtime.GC()
 	start = time.Now()
-	if res, err = h.SearchBatch(q, o.K); err != nil {
+	mih, err := index.NewMIH(h, 0)
+	if err != nil {
 		return err
 	}
-	r.ScanQPS = float64(o.Queries) / time.Since(start).Seconds()
-	r.ScanRecall = recallAgainstBruteForce(db, q, res, o.K, nRecall)
-
+	r.MIHBuildSeconds = time.Since(start).Seconds()
+	r.MIHSubstrings = mih.Substrings()
+	r.MIHBytesPerItem = float64(h.Bytes()+mih.Bytes()) / float64(h.Len())
 	r.MIHQueries = min(o.Queries, mihQueries)
 	mq := &codes.Set{Bits: q.Bits, Data: q.Data[:r.MIHQueries*q.Words()]}
-	runtime.GC()
-	start = time.Now()
-	if res, err = eng.MIH.SearchBatch(mq, o.K); err != nil {
+	// One timing: MIH alone is orders of magnitude slower here, and no
+	// bar depends on it.
+	if r.MIHQPS, err = bestQPS(1, r.MIHQueries, func() (err error) {
+		res, err = mih.SearchBatch(mq, o.K)
+		return err
+	}); err != nil {
 		return err
 	}
-	r.MIHQPS = float64(r.MIHQueries) / time.Since(start).Seconds()
 	r.MIHRecall = recallAgainstBruteForce(db, mq, res, o.K, min(r.MIHQueries, nRecall))
 
 	if !o.NoFAISS {
@@ -176,7 +199,7 @@ func runBenchIndex(ctx context.Context, o benchOptions, stdout io.Writer) error 
 		r.Workload, r.N, r.Bits, r.Queries, r.K, r.Cores)
 	fmt.Fprintf(stdout, "  %-36s %10s %8s %9s %10s\n", "index", "queries/s", "recall", "build s", "bytes/item")
 	fmt.Fprintf(stdout, "  %-36s %10.0f %8.3f %9.2f %10.1f\n", "lookalike engine (exact, picks "+r.Method+")",
-		r.QPS, r.Recall, r.BuildSeconds+r.MIHBuildSeconds, r.MIHBytesPerItem)
+		r.QPS, r.Recall, r.BuildSeconds, r.EngineBytes)
 	fmt.Fprintf(stdout, "  %-36s %10.0f %8.3f %9.2f %10.1f\n", "lookalike scan (exact)", r.ScanQPS, r.ScanRecall, r.BuildSeconds, r.BytesPerItem)
 	fmt.Fprintf(stdout, "  %-36s %10.0f %8.3f %9.2f %10.1f\n", fmt.Sprintf("lookalike MIH m=%d (exact, %d q)", r.MIHSubstrings, r.MIHQueries),
 		r.MIHQPS, r.MIHRecall, r.BuildSeconds+r.MIHBuildSeconds, r.MIHBytesPerItem)
@@ -257,17 +280,22 @@ func recallAgainstBruteForce(db, q *codes.Set, res [][]index.Result, k, nq int) 
 // queries, so Hamming distances are unchanged).
 const faissScript = `
 import sys, time, numpy as np, faiss
-n, nq, bits, k, hnsw = map(int, sys.argv[1:6])
-db = np.fromfile(sys.argv[6], dtype=np.uint8).reshape(n, bits // 8)
-q = np.fromfile(sys.argv[7], dtype=np.uint8).reshape(nq, bits // 8)
+n, nq, bits, k, hnsw, repeat = map(int, sys.argv[1:7])
+db = np.fromfile(sys.argv[7], dtype=np.uint8).reshape(n, bits // 8)
+q = np.fromfile(sys.argv[8], dtype=np.uint8).reshape(nq, bits // 8)
 print("version", faiss.__version__)
+def best_qps(index):
+    best = 0
+    for _ in range(max(repeat, 1)):
+        t = time.time(); D, I = index.search(q, k); best = max(best, nq / (time.time() - t))
+    return best, D
 flat = faiss.IndexBinaryFlat(bits); flat.add(db)
-t = time.time(); D, I = flat.search(q, k); print("flat", nq / (time.time() - t))
+qps, D = best_qps(flat); print("flat", qps)
 if hnsw:
     hn = faiss.IndexBinaryHNSW(bits, 16)
     t = time.time(); hn.add(db); tb = time.time() - t
     hn.hnsw.efSearch = 256
-    t = time.time(); D2, I2 = hn.search(q, k); qps = nq / (time.time() - t)
+    qps, D2 = best_qps(hn)
     rec = float(np.mean([np.sum(D2[i] <= D[i, -1]) >= k for i in range(nq)]))
     print("hnsw", qps, rec, tb)
 `
@@ -308,7 +336,7 @@ func faissBench(ctx context.Context, o benchOptions, db, q *codes.Set, r *indexB
 		hnsw = "1"
 	}
 	cmd := exec.CommandContext(ctx, o.Python, "-c", faissScript, strconv.Itoa(o.N), strconv.Itoa(o.Queries),
-		strconv.Itoa(o.Bits), strconv.Itoa(o.K), hnsw, dbPath, qPath)
+		strconv.Itoa(o.Bits), strconv.Itoa(o.K), hnsw, strconv.Itoa(o.ANN.Repeat), dbPath, qPath)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s with faiss failed (is python3-faiss installed? scripts/setup.sh --peers): %v: %s", o.Python, err, lastLine(out))

@@ -101,7 +101,9 @@ recall against brute force, and runs FAISS (Debian python3-faiss) on the
 very same codes in the same run: IndexBinaryFlat and, with --hnsw,
 IndexBinaryHNSW (M 16, efSearch 256). It prints queries/s, recall, build
 time and memory per item of each, and the engine's ratio to FAISS's
-indexes; with --json, qps and recall are the engine's.
+indexes; with --json, qps and recall are the engine's. Every search, ours
+and FAISS's, runs --repeat times and the fastest counts: on a shared
+machine single timings of the same search vary by a fifth.
 
 Bench ann draws the workload of shared/anchors/faiss_float.py: --n database
 vectors and --queries queries of --dim dimensions (default 256), each one
