@@ -113,13 +113,11 @@ func (e *Engine) tables() (*MIH, error) {
 
 // tablesIfPaid adds saving to what MIH would have saved and returns its
 // tables if they exist or that sum now covers building them, nil
-// otherwise.
+// otherwise. Stale tables are gone by then: estimate, which every batch
+// calls first, drops them.
 func (e *Engine) tablesIfPaid(saving float64) (*MIH, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.mih != nil && e.mih.Len() != e.Hamming.Len() {
-		e.mih, e.saved = nil, 0 // stale
-	}
 	if e.mih == nil {
 		e.saved += saving
 		n := e.Hamming.Len()
