@@ -2,6 +2,8 @@ package hashing
 
 import (
 	"math"
+	"reflect"
+	"strings"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -140,6 +142,62 @@ func TestDVSQ_LabelsFixed(t *testing.T) {
 		}
 		if norm == 0 {
 			t.Errorf("%s: label embeddings are all zero", tc.name)
+		}
+	}
+}
+
+func TestDVSQ_WithLabelEmbeddings(t *testing.T) {
+	inf := float32(math.Inf(1))
+	tests := []struct {
+		name string
+		rows [][]float32
+		err  string
+	}{
+		{"two classes", [][]float32{{1, 0, 0}, {0, 2, 0}}, ""},
+		{"one class", [][]float32{{1, 0}}, "1 label embeddings"},
+		{"ragged", [][]float32{{1, 0}, {1}}, "embedding 1 has 1 values, the first 2"},
+		{"zero row", [][]float32{{1, 0}, {0, 0}}, "embedding 1 is all zeros"},
+		{"infinite", [][]float32{{1, inf}, {0, 1}}, "embedding 0 holds +Inf"},
+	}
+	for _, tc := range tests {
+		m, err := DVSQ{Dim: 300, Codewords: 256}.WithLabelEmbeddings(tc.rows)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: %v, want error %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if d := m.(DVSQ); err != nil || d.Dim != 3 || !reflect.DeepEqual(d.Labels, []float32{1, 0, 0, 0, 2, 0}) || d.Codewords != 256 {
+			t.Errorf("%s: %+v, %v", tc.name, m, err)
+		}
+	}
+}
+
+// TestSimplex: unit rows whose pairwise cosines are all -1/(n-1), the
+// same for the same seed.
+func TestSimplex(t *testing.T) {
+	for _, tc := range []struct{ n, dim int }{{2, 2}, {3, 3}, {3, 7}, {10, 300}} {
+		v := Simplex(tc.n, tc.dim, 7)
+		if len(v) != tc.n*tc.dim {
+			t.Fatalf("n %d dim %d: %d values", tc.n, tc.dim, len(v))
+		}
+		for i := range tc.n {
+			for j := range tc.n {
+				dot := 0.0
+				for k := range tc.dim {
+					dot += float64(v[i*tc.dim+k]) * float64(v[j*tc.dim+k])
+				}
+				want := -1 / float64(tc.n-1)
+				if i == j {
+					want = 1
+				}
+				if math.Abs(dot-want) > 1e-5 {
+					t.Errorf("n %d dim %d: <v%d, v%d> = %v, want %v", tc.n, tc.dim, i, j, dot, want)
+				}
+			}
+		}
+		if !reflect.DeepEqual(v, Simplex(tc.n, tc.dim, 7)) || reflect.DeepEqual(v, Simplex(tc.n, tc.dim, 8)) {
+			t.Errorf("n %d dim %d: not the same for seed 7 twice, or the same for seeds 7 and 8", tc.n, tc.dim)
 		}
 	}
 }

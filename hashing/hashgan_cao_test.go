@@ -271,3 +271,24 @@ func TestHashGANCao_Synthesize(t *testing.T) {
 		}
 	}
 }
+
+// TestHashGANCao_PretrainUnlabelled: with the last two of four rows
+// unlabelled (Labelled 2), their labels reach nothing, and their images
+// reach the Wasserstein estimate but not the pair conditional loss.
+func TestHashGANCao_PretrainUnlabelled(t *testing.T) {
+	m := HashGANCao{CosineAlpha: 5, Penalty: 10, Conditional: 0.1, Noise: 3, GeneratorHidden: []int{4}, CriticHidden: []int{3}}
+	loss, r := ganCaoLoss(t, m.PretrainLoss, ganCaoOutputs, []int32{0, 1, Unlabelled, Unlabelled}, ganCaoImages, 2, 0)
+	relabelled, _ := ganCaoLoss(t, m.PretrainLoss, ganCaoOutputs, []int32{0, 1, 1, 0}, ganCaoImages, 2, 0)
+	if math.Abs(loss-relabelled) > 1e-6 {
+		t.Errorf("loss %v with the unlabelled rows' labels -1, %v with 1 and 0", loss, relabelled)
+	}
+	other := append([][][][]float32{}, ganCaoImages[:3]...)
+	other = append(other, [][][]float32{{{0}, {0}}, {{0}, {0}}})
+	_, r2 := ganCaoLoss(t, m.PretrainLoss, ganCaoOutputs, []int32{0, 1, Unlabelled, Unlabelled}, other, 2, 0)
+	if r2["cond"] != r["cond"] {
+		t.Errorf("pair conditional loss %v, %v with another unlabelled image", r["cond"], r2["cond"])
+	}
+	if r2[ReportDiscriminatorLoss] == r[ReportDiscriminatorLoss] {
+		t.Errorf("Wasserstein estimate %v unchanged by another unlabelled image", r[ReportDiscriminatorLoss])
+	}
+}

@@ -309,11 +309,30 @@ func (c *Config) unlabelledPerBatch() int {
 	return max(m.UnlabelledPerBatch(c.BatchSize), 0)
 }
 
+// pretrainUnlabelled returns how many unlabelled images join each
+// pretraining batch.
+func (c *Config) pretrainUnlabelled() int {
+	m, ok := c.Method.(hashing.UnlabelledPretrainer)
+	if !ok || c.Unlabelled == nil || c.Unlabelled.Len() == 0 {
+		return 0
+	}
+	return max(m.PretrainUnlabelled(c.BatchSize), 0)
+}
+
 func (c *Config) unlabelledLen() int {
-	if c.unlabelledPerBatch() == 0 {
+	if c.unlabelledPerBatch() == 0 && c.pretrainUnlabelled() == 0 {
 		return 0
 	}
 	return c.Unlabelled.Len()
+}
+
+// checkUnlabelled reports unlabelled images of another size than set's.
+func (c *Config) checkUnlabelled(set *dataset.Set) error {
+	if u := c.Unlabelled; u != nil && (u.Height != set.Height || u.Width != set.Width || u.Channels != set.Channels) {
+		return fmt.Errorf("training: unlabelled images are %dx%dx%d, labelled ones %dx%dx%d",
+			u.Height, u.Width, u.Channels, set.Height, set.Width, set.Channels)
+	}
+	return nil
 }
 
 // unlabelledOrder walks the unlabelled images in passes, each pass a
@@ -322,16 +341,18 @@ func (c *Config) unlabelledLen() int {
 // an uninterrupted one would.
 type unlabelledOrder struct {
 	seed uint64
-	n    int
-	pass int
-	perm []int
+	// stream tells the training's order (0) from pretraining's (1).
+	stream uint64
+	n      int
+	pass   int
+	perm   []int
 }
 
 // at returns the position of the k-th unlabelled image drawn in the run.
 func (o *unlabelledOrder) at(k int) int {
 	if pass := k / o.n; o.perm == nil || pass != o.pass {
 		o.pass = pass
-		o.perm = rand.New(rand.NewPCG(o.seed, 1<<32+uint64(pass))).Perm(o.n)
+		o.perm = rand.New(rand.NewPCG(o.seed, (1+o.stream)<<32+uint64(pass))).Perm(o.n)
 	}
 	return o.perm[k%o.n]
 }
@@ -381,9 +402,8 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 	nclasses := classes(set)
 	var order *unlabelledOrder
 	if extra > 0 {
-		if u := c.Unlabelled; u.Height != set.Height || u.Width != set.Width || u.Channels != set.Channels {
-			return nil, fmt.Errorf("training: unlabelled images are %dx%dx%d, labelled ones %dx%dx%d",
-				u.Height, u.Width, u.Channels, set.Height, set.Width, set.Channels)
+		if err := c.checkUnlabelled(set); err != nil {
+			return nil, err
 		}
 		order = &unlabelledOrder{seed: uint64(c.Seed), n: c.Unlabelled.Len()}
 	}
@@ -581,7 +601,9 @@ func synthesize(c *Config, s hashing.Synthesizer, store *model.Store, x *Node, s
 // the main optimizer's, and the global step goes back to 0 afterwards, so
 // that the main run's schedules start at 0. The batches are drawn in
 // passes over set, each a permutation that depends only on the seed and
-// the pass; a pass is an epoch for the collapse watch.
+// the pass; a pass is an epoch for the collapse watch. An
+// UnlabelledPretrainer's batches go on with unlabelled images from
+// c.Unlabelled, drawn in passes of their own.
 func pretrain(ctx context.Context, c *Config, p hashing.Pretrainer, backend compute.Backend, store *model.Store, set *dataset.Set, nclasses int) ([]map[string]float64, error) {
 	steps, rate, beta1, beta2 := p.Pretraining(c.Epochs * (set.Len() / c.BatchSize))
 	if steps <= 0 {
@@ -601,10 +623,22 @@ func pretrain(ctx context.Context, c *Config, p hashing.Pretrainer, backend comp
 	n, size, bs := set.Len(), set.ImageSize(), c.BatchSize
 	perPass := n / bs
 	passes := (steps + perPass - 1) / perPass
-	x := make([]float32, bs*size)
-	y := make([]int32, bs)
+	extra := c.pretrainUnlabelled()
+	var order *unlabelledOrder
+	if extra > 0 {
+		if err := c.checkUnlabelled(set); err != nil {
+			return nil, err
+		}
+		order = &unlabelledOrder{seed: uint64(c.Seed), stream: 1, n: c.Unlabelled.Len()}
+	}
+	x := make([]float32, (bs+extra)*size)
+	y := make([]int32, bs+extra)
 	if c.Progress != nil {
-		fmt.Fprintf(c.Progress, "pretraining %s: %d steps\n", c.Method.Info().Name, steps)
+		also := ""
+		if extra > 0 {
+			also = fmt.Sprintf(", %d labelled and %d unlabelled images a batch", bs, extra)
+		}
+		fmt.Fprintf(c.Progress, "pretraining %s: %d steps%s\n", c.Method.Info().Name, steps, also)
 	}
 	bar := newProgress(c.Progress, steps)
 	defer bar.done()
@@ -627,9 +661,14 @@ func pretrain(ctx context.Context, c *Config, p hashing.Pretrainer, backend comp
 			copy(x[i*size:(i+1)*size], set.Image(q))
 			y[i] = set.Labels[q]
 		}
+		for i := range extra {
+			q := order.at(s*extra + i)
+			copy(x[(bs+i)*size:(bs+i+1)*size], c.Unlabelled.Image(q))
+			y[bs+i] = hashing.Unlabelled
+		}
 		metrics, err := trainer.TrainStep(train.Batch{
-			Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, bs, set.Height, set.Width, set.Channels)},
-			Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, bs)},
+			Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, bs+extra, set.Height, set.Width, set.Channels)},
+			Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, bs+extra)},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("training: pretraining step %d: %w", s+1, err)

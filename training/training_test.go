@@ -175,10 +175,14 @@ type countProbe struct {
 }
 
 func (p countProbe) Loss(b hashing.Batch) *Node {
-	g := b.U.Graph()
-	unlabelled := ReduceAllSum(ConvertDType(Equal(b.Labels, Scalar(g, b.Labels.DType(), hashing.Unlabelled)), b.U.DType()))
-	off := Abs(AddScalar(unlabelled, -p.Want))
-	return Add(p.SSDH.Loss(b), MulScalar(Log(OneMinus(off)), 0))
+	return Add(p.SSDH.Loss(b), unlabelledCheck(b.Labels, b.U, p.Want))
+}
+
+// unlabelledCheck is 0, of like's dtype, when labels hold exactly want
+// Unlabelled entries, and NaN otherwise.
+func unlabelledCheck(labels, like *Node, want float64) *Node {
+	unlabelled := ReduceAllSum(ConvertDType(Equal(labels, Scalar(labels.Graph(), labels.DType(), hashing.Unlabelled)), like.DType()))
+	return MulScalar(Log(OneMinus(Abs(AddScalar(unlabelled, -want)))), 0)
 }
 
 // TestTrain_SemiSupervised: a semi-supervised method gets
@@ -209,6 +213,39 @@ func TestTrain_SemiSupervised(t *testing.T) {
 	c.Method = countProbe{SSDH: ssdh, Want: 8}
 	if !reflect.DeepEqual(weights(t, whole), weights(t, trainResumed(t, c, s))) {
 		t.Fatal("resumed semi-supervised run differs from the uninterrupted one")
+	}
+}
+
+// pretrainProbe is HashGAN (Cao) with a pretraining term that turns NaN
+// unless each pretraining batch holds exactly Want unlabelled images.
+type pretrainProbe struct {
+	hashing.HashGANCao
+	Want float64
+}
+
+func (p pretrainProbe) PretrainLoss(b hashing.Batch) *Node {
+	return Add(p.HashGANCao.PretrainLoss(b), unlabelledCheck(b.Labels, b.Images, p.Want))
+}
+
+// TestTrain_PretrainUnlabelled: an UnlabelledPretrainer's pretraining
+// batches hold PretrainUnlabelled unlabelled images (8 for batches of
+// 16), and the model records how many it drew from.
+func TestTrain_PretrainUnlabelled(t *testing.T) {
+	c, s := tiny()
+	_, pool := tiny()
+	m := hashing.HashGANCao{Alpha: 0.1, Stages: 2, Gamma: 2, CosineAlpha: 5, Penalty: 10, Conditional: 0.1, Synthetic: 1,
+		Pretrain: 1, PretrainRate: 1e-3, Warmup: 0.5, Unlabelled: 0.5, Noise: 4, GeneratorHidden: []int{8}, CriticHidden: []int{8}}
+	c.Method, c.Unlabelled, c.Epochs = pretrainProbe{HashGANCao: m, Want: 8}, pool, 1
+	got, err := Train(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Header.Training.Unlabelled != pool.Len() {
+		t.Errorf("model records %d unlabelled images, want %d", got.Header.Training.Unlabelled, pool.Len())
+	}
+	c.Method = pretrainProbe{HashGANCao: m, Want: 7}
+	if _, err := Train(context.Background(), c, s); !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "pretraining") {
+		t.Fatalf("probe expecting 7 unlabelled images: %v, want divergence in pretraining", err)
 	}
 }
 

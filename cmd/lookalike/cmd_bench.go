@@ -218,7 +218,7 @@ func runBench(ctx context.Context, o benchOptions, args []string, stdout, errw i
 		if o.Bits == 0 {
 			o.Bits = 64
 		}
-		return runBenchIndex(ctx, o, stdout)
+		return runBenchIndex(ctx, o, stdout, errw)
 	case "ann":
 		return runBenchANN(ctx, o, stdout)
 	case "photos":

@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lookalike/lookalike/codes"
@@ -31,6 +34,9 @@ type trainOptions struct {
 	Hidden       intList
 	Quiet        bool
 	Labelled     int
+	// LabelEmbeddings is a file of label embeddings for a method that
+	// takes them (hashing.LabelEmbedder).
+	LabelEmbeddings string
 	// trace, when set, records the run's scalars and generated images
 	// (generative methods), for the pictures written next to the model.
 	trace *training.Trace
@@ -52,6 +58,7 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 	fs.Var(&o.Filters, "filters", "filters of each conv-bn-relu-pool block, comma-separated")
 	fs.Var(&o.Hidden, "hidden", "widths of the fully connected ReLU layers, comma-separated")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress line")
+	fs.StringVar(&o.LabelEmbeddings, "label-embeddings", "", "text file of label embeddings, one line of numbers per class in class order, for dvsq (a leading word, as in word2vec's text format, is skipped); default: drawn at random")
 	fs.IntVar(&o.Labelled, "labelled", 0, "train on only this many of the training images, the first N/classes of each class (scarce labels); 0 for all")
 }
 
@@ -161,6 +168,11 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 	if err != nil {
 		return nil, inputError{err}
 	}
+	if o.LabelEmbeddings != "" {
+		if m, err = withLabelEmbeddings(m, o.LabelEmbeddings, set); err != nil {
+			return nil, err
+		}
+	}
 	switch m := m.(type) {
 	case hashing.Shallow:
 		return fitShallow(o, m, set, protocol, errw)
@@ -194,6 +206,70 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 		return training.Train(ctx, c, set)
 	}
 	return nil, badInput("method %s cannot be trained from the command line", o.Method)
+}
+
+// withLabelEmbeddings returns m with the label embeddings of the file at
+// path, which must hold one per class of set.
+func withLabelEmbeddings(m hashing.Method, path string, set *dataset.Set) (hashing.Method, error) {
+	le, ok := m.(hashing.LabelEmbedder)
+	if !ok {
+		return nil, badInput("--label-embeddings: %s takes no label embeddings", m.Info().Name)
+	}
+	rows, err := readLabelEmbeddings(path)
+	if err != nil {
+		return nil, inputError{err}
+	}
+	classes := 0
+	for _, l := range set.Labels {
+		classes = max(classes, int(l)+1)
+	}
+	if len(rows) != classes {
+		return nil, badInput("--label-embeddings %s: %d rows for the %d classes of the training images", path, len(rows), classes)
+	}
+	d, err := le.WithLabelEmbeddings(rows)
+	if err != nil {
+		return nil, inputError{fmt.Errorf("--label-embeddings %s: %w", path, err)}
+	}
+	return d, nil
+}
+
+// readLabelEmbeddings reads one embedding a non-empty line, its numbers
+// separated by spaces, tabs or commas; a first field that is not a
+// number (a word, as in word2vec's text format) is skipped.
+func readLabelEmbeddings(path string) ([][]float32, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read label embeddings: %w", err)
+	}
+	var rows [][]float32
+	for i, line := range strings.Split(string(data), "\n") {
+		fields := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == '\r' })
+		if len(fields) == 0 {
+			continue
+		}
+		if _, err := strconv.ParseFloat(fields[0], 32); err != nil {
+			fields = fields[1:]
+		}
+		row := make([]float32, len(fields))
+		for j, f := range fields {
+			v, err := strconv.ParseFloat(f, 32)
+			if err != nil {
+				return nil, fmt.Errorf("%s line %d: %q is not a number", path, i+1, f)
+			}
+			row[j] = float32(v)
+		}
+		if len(row) == 0 {
+			return nil, fmt.Errorf("%s line %d: a word and no numbers", path, i+1)
+		}
+		if len(rows) > 0 && len(row) != len(rows[0]) {
+			return nil, fmt.Errorf("%s line %d: %d numbers, the first row %d", path, i+1, len(row), len(rows[0]))
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: no label embeddings", path)
+	}
+	return rows, nil
 }
 
 // firstPerClass keeps the first n/classes images of each class of set, in

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/lookalike/lookalike/dataset"
+	"github.com/lookalike/lookalike/hashing"
+)
+
+func TestReadLabelEmbeddings(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       [][]float32
+		err        string
+	}{
+		{"numbers", "1 2 3\n4 5 6\n", [][]float32{{1, 2, 3}, {4, 5, 6}}, ""},
+		{"word2vec text, blank lines", "shirt 0.5 -1\n\ncoat\t2,0.25\r\n", [][]float32{{0.5, -1}, {2, 0.25}}, ""},
+		{"ragged", "1 2\n3\n", nil, "line 2: 1 numbers, the first row 2"},
+		{"not a number", "1 2\n3 x\n", nil, `line 2: "x" is not a number`},
+		{"word only", "shirt\n", nil, "line 1: a word and no numbers"},
+		{"empty", "\n\n", nil, "no label embeddings"},
+	}
+	for _, tc := range tests {
+		path := filepath.Join(t.TempDir(), "labels.txt")
+		if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readLabelEmbeddings(path)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: error %v, want one naming %s and %q", tc.name, err, path, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// TestWithLabelEmbeddings: dvsq takes one row per class and makes z as
+// long as the rows; too few rows, and a method without label embeddings,
+// are refused by name.
+func TestWithLabelEmbeddings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "labels.txt")
+	if err := os.WriteFile(path, []byte("a 1 0 0 0\nb 0 1 0 0\nc 0 0 1 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set := &dataset.Set{Labels: []int32{0, 2, 1}}
+	dvsq, _ := hashing.Lookup("dvsq")
+	m, err := withLabelEmbeddings(dvsq, path, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.(hashing.DVSQ); d.Dim != 4 || len(d.Labels) != 12 || d.Labels[5] != 1 || d.Labels[10] != 1 {
+		t.Errorf("dvsq with embeddings: dim %d, labels %v", d.Dim, d.Labels)
+	}
+	if _, err := withLabelEmbeddings(dvsq, path, &dataset.Set{Labels: []int32{3}}); err == nil || !strings.Contains(err.Error(), "3 rows for the 4 classes") {
+		t.Errorf("3 rows, 4 classes: %v", err)
+	}
+	dsh, _ := hashing.Lookup("dsh")
+	if _, err := withLabelEmbeddings(dsh, path, set); err == nil || !strings.Contains(err.Error(), "dsh takes no label embeddings") {
+		t.Errorf("dsh: %v", err)
+	}
+}
