@@ -58,7 +58,7 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 	fs.Var(&o.Filters, "filters", "filters of each conv-bn-relu-pool block, comma-separated")
 	fs.Var(&o.Hidden, "hidden", "widths of the fully connected ReLU layers, comma-separated")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress line")
-	fs.StringVar(&o.LabelEmbeddings, "label-embeddings", "", "text file of label embeddings, one line of numbers per class in class order, for dvsq (a leading word, as in word2vec's text format, is skipped); default: drawn at random")
+	fs.StringVar(&o.LabelEmbeddings, "label-embeddings", "", "text file of label embeddings, one line of numbers per class in class order, for dvsq (a leading word, as in word2vec's text format, is skipped); default: a regular simplex, every two classes equally far apart")
 	fs.IntVar(&o.Labelled, "labelled", 0, "train on only this many of the training images, the first N/classes of each class (scarce labels); 0 for all")
 }
 
