@@ -95,6 +95,15 @@ type SharedDiscriminator interface {
 // samples were still noise after 3 epochs, so D had only noise to tell
 // from the images. 5 epochs at 32 bits: 0.3767, G's samples noise still.
 // With lambda_e = 1 instead of 0.01, 3 epochs, 0.3494 at 32 bits.
+// Two ablations (32 bits, 3 epochs, seed 0): without the adversarial term
+// the hashing terms alone let every output fall to 0, h = 1/2 for every
+// bit (the batch's mean bit entropy at its maximum, ln 2; the
+// collaborative loss at K/4, G's codes unread) and mAP@all was 0.1249:
+// the adversarial term is what keeps the bits apart here. With D's head
+// on the last hidden layer, as in the paper, and feature matching on that
+// layer, D won at once (its probability that G's images are real near
+// 1e-6 within the first epoch), G's samples stayed noise, and mAP@all
+// was 0.3345.
 type HashGAN struct {
 	// Entropy (lambda_e), Uniform, Consistent, Independent,
 	// Collaborative (lambda_c) and Adversarial weigh L_H's terms, L_C and
