@@ -106,7 +106,8 @@ const (
 // modes (ICM) in the label-embedding metric and the codebooks by least
 // squares. The quantization costs the ranking little: on fmnist-1k at 48
 // bits (seed 0) the inner product of the unquantized outputs z ranks at
-// mAP@all 0.8280, the asymmetric distance at 0.8275, so what separates
+// mAP@all 0.8280 (a one-off diagnostic, not a command of the repository),
+// the asymmetric distance at 0.8275, so what separates
 // DVSQ from the pairwise methods there is the network the ranking loss
 // trains, not the codebooks.
 //
@@ -121,9 +122,9 @@ const (
 // 48 bits, seed 0, 30 epochs, mAP@all): embeddings drawn from a standard
 // normal, nearly orthogonal in 300 dimensions (delta about 1), gave
 // 0.8112; the simplex 0.8275 (the default, turned from seed 0; 0.8271 on
-// seed 1; 0.8259 with batch 64, 0.8264 with learning rate 0.002, 0.8255
+// seed 1; 0.8259 with train --batch 64, 0.8264 with --lr 0.002; 0.8255
 // with dropout 0.5 after the hidden layer, as the authors' AlexNet has
-// before its code layer), and
+// before its code layer, in a build not kept), and
 // 0.8182 turned another way (read from a file); embeddings sharing a
 // direction so that their cosines are about 0.4, the scale of word2vec's
 // between related nouns (delta about 0.6), 0.7190. Embeddings learned with the network

@@ -95,9 +95,9 @@ type SharedDiscriminator interface {
 // samples were still noise after 3 epochs, so D had only noise to tell
 // from the images. 5 epochs at 32 bits: 0.3767, G's samples noise still.
 // With lambda_e = 1 instead of 0.01, 3 epochs, 0.3494 at 32 bits.
-// Two ablations (32 bits, 3 epochs, seed 0): without the adversarial term
-// the hashing terms alone let every output fall to 0, h = 1/2 for every
-// bit (the batch's mean bit entropy at its maximum, ln 2; the
+// Two ablations, in builds not kept (32 bits, 3 epochs, seed 0): without
+// the adversarial term the hashing terms alone let every output fall to
+// 0, h = 1/2 for every bit (the batch's mean bit entropy at its maximum, ln 2; the
 // collaborative loss at K/4, G's codes unread) and mAP@all was 0.1249:
 // the adversarial term is what keeps the bits apart here. With D's head
 // on the last hidden layer, as in the paper, and feature matching on that
