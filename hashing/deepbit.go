@@ -180,7 +180,23 @@ func (m DeepBit) Augment(dst, src []float32, height, width, channels, view int) 
 // Rotate writes into dst the image src (height x width x channels values,
 // interleaved) rotated counter-clockwise by degrees about its centre.
 func Rotate(dst, src []float32, height, width, channels int, degrees float64) {
-	sin, cos := math.Sincos(degrees * math.Pi / 180)
+	Affine(dst, src, height, width, channels, AffineMap{Degrees: degrees})
+}
+
+// AffineMap is a small transformation of an image about its centre:
+// mirrored left to right when Flip, then rotated counter-clockwise by
+// Degrees, then shifted right by ShiftX and down by ShiftY pixels.
+type AffineMap struct {
+	Degrees        float64
+	ShiftX, ShiftY float64
+	Flip           bool
+}
+
+// Affine writes into dst the image src (height x width x channels values,
+// interleaved) moved by a, by bilinear interpolation; pixels moved in
+// from outside the image are 0, the background of the datasets here.
+func Affine(dst, src []float32, height, width, channels int, a AffineMap) {
+	sin, cos := math.Sincos(a.Degrees * math.Pi / 180)
 	cy, cx := float64(height-1)/2, float64(width-1)/2
 	// at returns the source value at integer (y, x), 0 outside.
 	at := func(y, x, c int) float64 {
@@ -191,12 +207,17 @@ func Rotate(dst, src []float32, height, width, channels int, degrees float64) {
 	}
 	for y := range height {
 		for x := range width {
-			// The destination pixel comes from the source rotated back:
-			// y grows downwards, so counter-clockwise on screen is a
-			// clockwise turn of the (x, y) coordinates.
-			dx, dy := float64(x)-cx, float64(y)-cy
-			sx := cx + cos*dx - sin*dy
-			sy := cy + sin*dx + cos*dy
+			// The destination pixel comes from the source moved back:
+			// shifted back, then rotated back (y grows downwards, so
+			// counter-clockwise on screen is a clockwise turn of the
+			// (x, y) coordinates), then mirrored.
+			dx, dy := float64(x)-cx-a.ShiftX, float64(y)-cy-a.ShiftY
+			rx := cos*dx - sin*dy
+			ry := sin*dx + cos*dy
+			if a.Flip {
+				rx = -rx
+			}
+			sx, sy := cx+rx, cy+ry
 			x0, y0 := math.Floor(sx), math.Floor(sy)
 			fx, fy := sx-x0, sy-y0
 			ix, iy := int(x0), int(y0)

@@ -70,6 +70,38 @@ func TestDeepBit_Loss(t *testing.T) {
 	}
 }
 
+// TestAffine: a mirror reverses a row, a shift by one pixel moves it in
+// from the black border, half a pixel averages neighbours (2 = (1 + 3) /
+// 2), and a mirror then a shift compose in that order.
+func TestAffine(t *testing.T) {
+	row := []float32{1, 2, 3}
+	tests := []struct {
+		name string
+		src  []float32
+		h, w int
+		a    AffineMap
+		want []float32
+	}{
+		{"identity", row, 1, 3, AffineMap{}, row},
+		{"mirror", row, 1, 3, AffineMap{Flip: true}, []float32{3, 2, 1}},
+		{"one pixel right", row, 1, 3, AffineMap{ShiftX: 1}, []float32{0, 1, 2}},
+		{"one pixel left", row, 1, 3, AffineMap{ShiftX: -1}, []float32{2, 3, 0}},
+		{"half a pixel down", []float32{1, 3}, 2, 1, AffineMap{ShiftY: 0.5}, []float32{0.5, 2}},
+		{"mirror then right", row, 1, 3, AffineMap{Flip: true, ShiftX: 1}, []float32{0, 3, 2}},
+		{"mirror then half turn", []float32{1, 2, 3, 4}, 2, 2, AffineMap{Flip: true, Degrees: 180}, []float32{3, 4, 1, 2}},
+	}
+	for _, tc := range tests {
+		dst := make([]float32, len(tc.src))
+		Affine(dst, tc.src, tc.h, tc.w, 1, tc.a)
+		for i := range dst {
+			if math.Abs(float64(dst[i]-tc.want[i])) > 1e-5 {
+				t.Errorf("%s: got %v, want %v", tc.name, dst, tc.want)
+				break
+			}
+		}
+	}
+}
+
 // TestRotate: quarter and half turns permute the pixels; at 45 degrees the
 // top-left corner comes from (x, y) = (1, -0.414) of the source, between
 // the row outside (0) and pixel 2 of the first row: (2 - sqrt 2) * 2.

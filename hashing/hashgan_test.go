@@ -1,6 +1,7 @@
 package hashing
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -150,6 +151,55 @@ func TestHashGAN_Augment(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestHashGAN_Redraw: one key gives one T; T mirrors about half the
+// time: a bright pixel at column 4 of a 28x28 image, turned by at most 10
+// degrees about the centre (13.5, 13.5) (at most 1.8 pixels) and shifted
+// by at most 1.4, stays left of column 8 unless mirrored to column 23.
+func TestHashGAN_Redraw(t *testing.T) {
+	m, err := Lookup("hashgan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.(HashGAN)
+	src := make([]float32, 28*28)
+	src[14*28+4] = 1
+	a, b := make([]float32, len(src)), make([]float32, len(src))
+	mirrored, distinct := 0, map[string]bool{}
+	for key := range uint64(64) {
+		h.Redraw(a, src, 28, 28, 1, 1, key)
+		h.Redraw(b, src, 28, 28, 1, 1, key)
+		if !slices.Equal(a, b) {
+			t.Fatalf("key %d: two calls differ", key)
+		}
+		distinct[fmt.Sprint(a)] = true
+		left, right := float32(0), float32(0)
+		for i, v := range a {
+			switch x := i % 28; {
+			case x < 8:
+				left += v
+			case x > 19:
+				right += v
+			}
+		}
+		if left+right < 0.99 {
+			t.Fatalf("key %d: mass %v outside columns 0-7 and 20-27", key, left+right)
+		}
+		if right > left {
+			mirrored++
+		}
+		h.Redraw(a, src, 28, 28, 1, 0, key)
+		if !slices.Equal(a, src) {
+			t.Fatalf("key %d: view 0 is not a copy", key)
+		}
+	}
+	if mirrored < 16 || mirrored > 48 {
+		t.Errorf("mirrored %d of 64 draws", mirrored)
+	}
+	if len(distinct) < 60 {
+		t.Errorf("%d distinct views of 64 draws", len(distinct))
 	}
 }
 

@@ -160,6 +160,17 @@ type Augmenter interface {
 	Augment(dst, src []float32, height, width, channels, view int)
 }
 
+// Redrawer is an Augmenter whose transformations are drawn afresh at
+// every step, as HashGAN's reference code draws one random affine map per
+// mini-batch. The trainer calls Redraw in place of Augment, with a key
+// that depends only on the run's seed and the step, the same for every
+// image of the batch, so that a resumed run sees the same views as an
+// uninterrupted one.
+type Redrawer interface {
+	Augmenter
+	Redraw(dst, src []float32, height, width, channels, view int, key uint64)
+}
+
 // Unaugmenter is an Augmenter that can also learn from inputs that are not
 // images, such as CNN descriptors, whose transformed copies cannot be
 // made: Unaugmented is the method without them, its other terms intact.

@@ -1,9 +1,12 @@
 package training
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/lookalike/lookalike/hashing"
 )
 
 func TestEpochOrder(t *testing.T) {
@@ -53,5 +56,51 @@ func TestEpochOrder(t *testing.T) {
 	// four (label 3's two groups may be adjacent).
 	if runs < 4 || runs > 5 {
 		t.Errorf("groups of 4: %d runs of one label in %v, want 4 or 5", runs, got)
+	}
+}
+
+// redrawProbe is DSH with a second view made by Redraw, recording the key
+// of every call.
+type redrawProbe struct {
+	hashing.DSH
+	keys *[]uint64
+}
+
+func (redrawProbe) Views() int { return 2 }
+
+func (redrawProbe) Augment([]float32, []float32, int, int, int, int) {
+	panic("the trainer must call Redraw")
+}
+
+func (p redrawProbe) Redraw(dst, src []float32, _, _, _, _ int, key uint64) {
+	copy(dst, src)
+	*p.keys = append(*p.keys, key)
+}
+
+// TestTrain_Redraw: a Redrawer gets one key per step, the same for every
+// image of the batch, stepKey(seed, step), different from step to step.
+func TestTrain_Redraw(t *testing.T) {
+	c, s := tiny()
+	var keys []uint64
+	c.Method = redrawProbe{keys: &keys}
+	if _, err := Train(context.Background(), c, s); err != nil {
+		t.Fatal(err)
+	}
+	steps := c.Epochs * (s.Len() / c.BatchSize)
+	if len(keys) != steps*c.BatchSize {
+		t.Fatalf("%d calls, want %d", len(keys), steps*c.BatchSize)
+	}
+	seen := map[uint64]bool{}
+	for step := range steps {
+		want := stepKey(c.Seed, step)
+		for i, k := range keys[step*c.BatchSize : (step+1)*c.BatchSize] {
+			if k != want {
+				t.Fatalf("step %d image %d: key %x, want %x", step, i, k, want)
+			}
+		}
+		if seen[want] {
+			t.Errorf("step %d repeats a key", step)
+		}
+		seen[want] = true
 	}
 }

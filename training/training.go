@@ -409,6 +409,7 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 	}
 	views := hashing.ViewsOf(c.Method)
 	augmenter, _ := c.Method.(hashing.Augmenter)
+	redrawer, _ := c.Method.(hashing.Redrawer)
 	lossFn := func(labels, predictions []*Node) *Node {
 		u := predictions[0]
 		// The optimizer increments the global step after the loss is
@@ -470,10 +471,15 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 				y[bs+i], index[bs+i] = hashing.Unlabelled, hashing.Unlabelled
 			}
 			bs += extra
+			key := stepKey(c.Seed, epoch*steps+s)
 			for v := 1; v < views; v++ {
 				for i := range bs {
 					r := v*bs + i
-					augmenter.Augment(x[r*size:(r+1)*size], x[i*size:(i+1)*size], set.Height, set.Width, set.Channels, v)
+					if redrawer != nil {
+						redrawer.Redraw(x[r*size:(r+1)*size], x[i*size:(i+1)*size], set.Height, set.Width, set.Channels, v, key)
+					} else {
+						augmenter.Augment(x[r*size:(r+1)*size], x[i*size:(i+1)*size], set.Height, set.Width, set.Channels, v)
+					}
 					y[r], index[r] = y[i], index[i]
 				}
 			}
@@ -1013,6 +1019,16 @@ func Remove(path string) error {
 		return err
 	}
 	return nil
+}
+
+// stepKey is the key of a Redrawer's draws at a step of a run of seed:
+// the step's index mixed with the seed by SplitMix64's finalizer, so that
+// neighbouring steps draw unrelated transformations.
+func stepKey(seed int64, step int) uint64 {
+	z := uint64(seed)*0x9e3779b97f4a7c15 + uint64(step)
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 // epochOrder returns the order of the training images in epoch: a
