@@ -55,6 +55,16 @@ type Budgeted interface {
 	ImagesSeen() int
 }
 
+// Optimized is a deep method that trains by default with another
+// optimizer than the trainer's Adam, as its authors train it: DVSQ with
+// SGD and momentum.
+type Optimized interface {
+	Deep
+	// Optimizer returns the optimizer's name ("sgd" or "adam") and its
+	// learning rate.
+	Optimizer() (name string, rate float64)
+}
+
 // Architect is a deep method that changes the network it trains, as
 // FusionNet fuses the outputs of several convolutional blocks.
 type Architect interface {

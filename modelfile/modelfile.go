@@ -114,6 +114,8 @@ type Training struct {
 	Unlabelled int `json:"unlabelled,omitempty"`
 	// Schedule is the learning-rate schedule; empty means constant.
 	Schedule string `json:"schedule,omitempty"`
+	// Optimizer is "sgd" for SGD with momentum; empty means Adam.
+	Optimizer string `json:"optimizer,omitempty"`
 }
 
 // DType is the element type of a stored variable.

@@ -69,9 +69,9 @@ func TestWriteCurvePage(t *testing.T) {
 	o := benchOptions{Methods: "gah,dsh,slow", Bits: 48, Epochs: 3, Every: 1, BatchSize: 128, Seed: 7, Out: out}
 	o.Protocol = "fmnist-1k"
 	curves := []curve{
-		{Method: "gah", Points: []curvePoint{{1, 10, 0.5}, {2, 20, 0.81}, {3, 30, 0.82}}},
-		{Method: "dsh", Points: []curvePoint{{1, 10, 0.4}, {2, 20, 0.7}, {3, 30, 0.8}}},
-		{Method: "slow", Points: []curvePoint{{1, 10, 0.1}, {2, 20, 0.2}, {3, 30, 0.3}}},
+		{Method: "gah", Optimizer: "adam", Rate: 1e-3, Points: []curvePoint{{1, 10, 0.5}, {2, 20, 0.81}, {3, 30, 0.82}}},
+		{Method: "dsh", Optimizer: "adam", Rate: 1e-3, Points: []curvePoint{{1, 10, 0.4}, {2, 20, 0.7}, {3, 30, 0.8}}},
+		{Method: "slow", Optimizer: "adam", Rate: 1e-3, Points: []curvePoint{{1, 10, 0.1}, {2, 20, 0.2}, {3, 30, 0.3}}},
 	}
 	plot, err := writeCurvePage(o, "fmnist-1k", 10, "dsh", curves)
 	if err != nil {
@@ -86,7 +86,7 @@ func TestWriteCurvePage(t *testing.T) {
 	}
 	for _, want := range []string{
 		"`lookalike bench curve --protocol fmnist-1k --methods gah,dsh,slow --base dsh --bits 48 --epochs 3 --every 1 --batch 128 --seed 7 --out " + out + "`",
-		"Protocol fmnist-1k, 48 bits, seed 7, 3 epochs of 10 steps (batch 128)",
+		"Protocol fmnist-1k, 48 bits, seed 7, 3 epochs of 10 steps (batch 128, Adam at learning rate 0.001, cosine schedule)",
 		"| step | epoch | gah | dsh | slow |\n|---:|---:|---:|---:|---:|\n",
 		"| 10 | 1 | 0.5000 | 0.4000 | 0.1000 |\n",
 		"| 30 | 3 | 0.8200 | 0.8000 | 0.3000 |\n",
@@ -106,6 +106,27 @@ func TestWriteCurvePage(t *testing.T) {
 	if _, err := png.Decode(f); err != nil {
 		t.Errorf("plot is not a PNG: %v", err)
 	}
+
+	// With SGD the command line and the page name the optimizer and rate;
+	// methods trained otherwise are named one by one.
+	o.Optimizer, o.LearningRate = "sgd", 0.02
+	for i := range curves[:2] {
+		curves[i].Optimizer, curves[i].Rate = "sgd", 0.02
+	}
+	if _, err := writeCurvePage(o, "fmnist-1k", 10, "dsh", curves); err != nil {
+		t.Fatal(err)
+	}
+	if page, err = os.ReadFile(out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"--batch 128 --optimizer sgd --lr 0.02 --seed 7 --out ",
+		"(batch 128, gah SGD with momentum 0.9 at learning rate 0.02, dsh SGD with momentum 0.9 at learning rate 0.02, slow Adam at learning rate 0.001, cosine schedule)",
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
 }
 
 func TestBenchCurve_BadInput(t *testing.T) {
@@ -118,6 +139,8 @@ func TestBenchCurve_BadInput(t *testing.T) {
 		{"every zero", []string{"bench", "curve", "--methods", "dsh", "--every", "0"}, "--every must be at least 1"},
 		{"batch one", []string{"bench", "curve", "--methods", "dsh", "--batch", "1"}, "--batch must be at least 2"},
 		{"shallow method", []string{"bench", "curve", "--methods", "lsh"}, "not one"},
+		{"unknown optimizer", []string{"bench", "curve", "--methods", "dsh", "--optimizer", "lbfgs"}, `unknown --optimizer "lbfgs"`},
+		{"negative lr", []string{"bench", "curve", "--methods", "dsh", "--lr", "-1"}, "--lr -1 must be positive"},
 		{"unknown method", []string{"bench", "curve", "--methods", "nope"}, "unknown method"},
 	}
 	for _, tc := range tests {

@@ -20,6 +20,7 @@ import (
 	"github.com/lookalike/lookalike/eval"
 	"github.com/lookalike/lookalike/hashing"
 	"github.com/lookalike/lookalike/modelfile"
+	"github.com/lookalike/lookalike/training"
 )
 
 // qualityRow is one trained and evaluated (method, bits): a row of the
@@ -90,7 +91,7 @@ func runBenchQuality(ctx context.Context, o benchOptions, stdout, errw io.Writer
 	for _, m := range methods {
 		for _, b := range lengths {
 			to := trainOptions{dataOptions: o.dataOptions, Method: m, Bits: b, Epochs: o.Epochs, BatchSize: 128,
-				LearningRate: 1e-3, Schedule: "cosine", Seed: o.Seed, Filters: intList{32, 64}, Hidden: intList{512}, Quiet: true}
+				Schedule: "cosine", Seed: o.Seed, Filters: intList{32, 64}, Hidden: intList{512}, Quiet: true}
 			start := time.Now()
 			model, err := fit(ctx, to, split.Train, split.Unlabelled, split.Protocol, "", errw)
 			if err != nil {
@@ -197,7 +198,10 @@ func trainCommand(h modelfile.Header) string {
 	if hidden := intList(h.Network.Hidden); !slices.Equal(hidden, intList{512}) {
 		cmd += " --hidden " + hidden.String()
 	}
-	if t.LearningRate != 0 && t.LearningRate != 1e-3 {
+	if t.Optimizer != "" && t.Optimizer != training.Adam {
+		cmd += " --optimizer " + t.Optimizer
+	}
+	if t.LearningRate != 0 && t.LearningRate != training.DefaultLearningRate(t.Optimizer) {
 		cmd += fmt.Sprintf(" --lr %g", t.LearningRate)
 	}
 	if t.Schedule != "cosine" {

@@ -46,6 +46,8 @@ type benchOptions struct {
 	Every        int
 	Base         string
 	BatchSize    int
+	Optimizer    string
+	LearningRate float64
 }
 
 // benchReport is what 'bench train' prints.
@@ -149,7 +151,8 @@ also prints how many queries each batched scan answered. The clients run
 in the same process: they share the cores with the server.
 
 Bench curve trains each deep method of --methods (seed --seed, --epochs
-epochs, default 30, batch --batch) and, after every --every epochs (default 5) and the
+epochs, default 30, batch --batch, optimizer --optimizer at --lr, annealed
+along a cosine) and, after every --every epochs (default 5) and the
 last, evaluates mAP@all of the model so far as 'lookalike eval' does
 (queries and database encoded, Hamming ranking). It prints a table of
 training step against mAP@all per method, and the step at which each
@@ -197,6 +200,8 @@ Examples:
 			fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 			fs.IntVar(&o.Every, "every", 5, "curve: evaluate after every this many epochs (and the last)")
 			fs.IntVar(&o.BatchSize, "batch", 128, "curve: images per training step")
+			fs.StringVar(&o.Optimizer, "optimizer", "", "curve: adam, or sgd (momentum 0.9) (default each method's: adam, sgd for dvsq)")
+			fs.Float64Var(&o.LearningRate, "lr", 0, "curve: learning rate (default the optimizer's: adam 1e-3, sgd 0.01)")
 			fs.StringVar(&o.Base, "base", "", "curve: method whose final mAP the others race to (default the last of --methods)")
 			o.ANN.AddFlags(fs)
 			return func(ctx context.Context, args []string, out, errw io.Writer) error {

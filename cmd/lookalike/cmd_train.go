@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ type trainOptions struct {
 	Out          string
 	Epochs       int
 	BatchSize    int
+	Optimizer    string
 	LearningRate float64
 	Schedule     string
 	Seed         int64
@@ -49,7 +51,8 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Out, "out", "model.lkm", "model file to write")
 	fs.IntVar(&o.Epochs, "epochs", 0, "passes over the training images (default: enough to see about 150,000 images, at most 30: 30 on fmnist-1k, 2 on fmnist-full)")
 	fs.IntVar(&o.BatchSize, "batch", 128, "images per training step")
-	fs.Float64Var(&o.LearningRate, "lr", 1e-3, "Adam learning rate")
+	fs.StringVar(&o.Optimizer, "optimizer", "", "adam, or sgd (with momentum 0.9) (default the method's: adam, sgd for dvsq)")
+	fs.Float64Var(&o.LearningRate, "lr", 0, "learning rate (default the optimizer's: adam 1e-3, sgd 0.01)")
 	fs.StringVar(&o.Schedule, "lr-schedule", "cosine", "learning-rate schedule: cosine (annealed to 0 over the run) or constant")
 	fs.Int64Var(&o.Seed, "seed", 0, "seed of weight initialization and shuffling (same seed, same codes)")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file, rewritten every epoch and resumed from if present (default OUT.ckpt)")
@@ -92,6 +95,9 @@ Example:
 func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Writer) error {
 	if len(args) > 0 {
 		return badInput("unexpected arguments %q", args)
+	}
+	if o.Optimizer != "" && o.Optimizer != training.Adam && o.Optimizer != training.SGD {
+		return badInput("unknown --optimizer %q (adam or sgd)", o.Optimizer)
 	}
 	set, unlabelled, protocol, err := o.trainingSet(errw)
 	if err != nil {
@@ -178,7 +184,8 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 		return fitShallow(o, m, set, protocol, errw)
 	case hashing.Deep:
 		c := training.NewConfig(m, o.Bits)
-		c.Epochs, c.BatchSize, c.LearningRate, c.Schedule, c.Seed = o.Epochs, o.BatchSize, o.LearningRate, o.Schedule, o.Seed
+		c.Epochs, c.BatchSize, c.Schedule, c.Seed = o.Epochs, o.BatchSize, o.Schedule, o.Seed
+		c.Optimizer, c.LearningRate = chooseOptimizer(c.Optimizer, c.LearningRate, o.Optimizer, o.LearningRate)
 		if c.Epochs == 0 {
 			c.Epochs = methodEpochs(m, set.Len())
 		}
@@ -201,11 +208,26 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 		if semi, ok := m.(hashing.SemiSupervised); ok && unlabelled != nil {
 			also = fmt.Sprintf(" plus %d unlabelled images (%d a batch)", unlabelled.Len(), semi.UnlabelledPerBatch(c.BatchSize))
 		}
-		fmt.Fprintf(errw, "training %s, %d bits, on %d images of %s%s: %s, %d epochs, batch %d, lr %g (%s), seed %d\n",
-			o.Method, o.Bits, set.Len(), protocol, also, c.Net, c.Epochs, c.BatchSize, c.LearningRate, o.Schedule, c.Seed)
+		fmt.Fprintf(errw, "training %s, %d bits, on %d images of %s%s: %s, %d epochs, batch %d, %s lr %g (%s), seed %d\n",
+			o.Method, o.Bits, set.Len(), protocol, also, c.Net, c.Epochs, c.BatchSize, cmp.Or(c.Optimizer, training.Adam), c.LearningRate, o.Schedule, c.Seed)
 		return training.Train(ctx, c, set)
 	}
 	return nil, badInput("method %s cannot be trained from the command line", o.Method)
+}
+
+// chooseOptimizer returns the optimizer and learning rate of a run: the
+// method's (method, rate: training.NewConfig's) unless flags name others;
+// a named optimizer other than the method's starts from its own default
+// rate.
+func chooseOptimizer(method string, rate float64, flag string, flagRate float64) (string, float64) {
+	method = cmp.Or(method, training.Adam)
+	if flag != "" && flag != method {
+		method, rate = flag, training.DefaultLearningRate(flag)
+	}
+	if flagRate != 0 {
+		rate = flagRate
+	}
+	return method, rate
 }
 
 // withLabelEmbeddings returns m with the label embeddings of the file at

@@ -67,3 +67,29 @@ func TestWithLabelEmbeddings(t *testing.T) {
 		t.Errorf("dsh: %v", err)
 	}
 }
+
+func TestChooseOptimizer(t *testing.T) {
+	tests := []struct {
+		name     string
+		method   string
+		rate     float64
+		flag     string
+		flagRate float64
+		want     string
+		wantRate float64
+	}{
+		{"adam method, no flags", "", 1e-3, "", 0, "adam", 1e-3},
+		{"sgd method, no flags", "sgd", 0.01, "", 0, "sgd", 0.01},
+		{"flag names the method's", "sgd", 0.01, "sgd", 0, "sgd", 0.01},
+		{"flag overrides, its default rate", "sgd", 0.01, "adam", 0, "adam", 1e-3},
+		{"flag to sgd", "", 1e-3, "sgd", 0, "sgd", 0.01},
+		{"rate flag alone", "sgd", 0.01, "", 0.05, "sgd", 0.05},
+		{"both flags", "", 1e-3, "sgd", 0.003, "sgd", 0.003},
+	}
+	for _, tc := range tests {
+		got, rate := chooseOptimizer(tc.method, tc.rate, tc.flag, tc.flagRate)
+		if got != tc.want || rate != tc.wantRate {
+			t.Errorf("%s: %s at %g, want %s at %g", tc.name, got, rate, tc.want, tc.wantRate)
+		}
+	}
+}
