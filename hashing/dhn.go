@@ -20,6 +20,15 @@ import (
 // distinct images in the mini-batch; the first sum is averaged over them
 // and the second over the images, with lambda = 0.1 as in DeepHash-pytorch
 // (the paper picks lambda by cross-validation). Codes are sign(u).
+//
+// The network trains by SGD with momentum 0.9 (Optimizer), as in the
+// authors' code (thulab/DeepHash, dhn.py: MomentumOptimizer): on
+// fmnist-1k at 48 bits, seed 0, 30 epochs, mAP@all 0.7418 against 0.6218
+// with the trainer's Adam (train --optimizer adam), whose rows were
+// 0.5773, 0.5266 and 0.3573 at 16, 32 and 64 bits. The pairs are not
+// weighted here; the authors' code weighs the similar ones by the ratio
+// of all pairs to similar pairs, as HashNet does, and clips the inner
+// products to [-15, 15], which are not in the paper.
 type DHN struct {
 	// Lambda weighs the quantization loss.
 	Lambda float64
@@ -36,6 +45,10 @@ func (DHN) Info() Info {
 		Supervised: true,
 	}
 }
+
+// Optimizer implements Optimized: SGD with momentum, as the authors
+// train DHN, at the trainer's SGD rate.
+func (DHN) Optimizer() (string, float64) { return "sgd", 0.01 }
 
 // Loss is equation 6 of the paper over the pairs of the mini-batch.
 func (m DHN) Loss(b Batch) *Node {

@@ -56,8 +56,8 @@ type Budgeted interface {
 }
 
 // Optimized is a deep method that trains by default with another
-// optimizer than the trainer's Adam, as its authors train it: DVSQ with
-// SGD and momentum.
+// optimizer than the trainer's Adam, as its authors train it: DVSQ and
+// DHN with SGD and momentum.
 type Optimized interface {
 	Deep
 	// Optimizer returns the optimizer's name ("sgd" or "adam") and its

@@ -94,6 +94,7 @@ func TestNewConfig_Optimized(t *testing.T) {
 		rate         float64
 	}{
 		{"dvsq", SGD, DefaultLearningRate(SGD)},
+		{"dhn", SGD, DefaultLearningRate(SGD)},
 		{"dsh", "", 1e-3},
 		{"hashnet", "", 1e-3},
 	}

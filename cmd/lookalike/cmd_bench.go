@@ -200,7 +200,7 @@ Examples:
 			fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 			fs.IntVar(&o.Every, "every", 5, "curve: evaluate after every this many epochs (and the last)")
 			fs.IntVar(&o.BatchSize, "batch", 128, "curve: images per training step")
-			fs.StringVar(&o.Optimizer, "optimizer", "", "curve: adam, or sgd (momentum 0.9) (default each method's: adam, sgd for dvsq)")
+			fs.StringVar(&o.Optimizer, "optimizer", "", "curve: adam, or sgd (momentum 0.9) (default each method's: "+methodOptimizers()+")")
 			fs.Float64Var(&o.LearningRate, "lr", 0, "curve: learning rate (default the optimizer's: adam 1e-3, sgd 0.01)")
 			fs.StringVar(&o.Base, "base", "", "curve: method whose final mAP the others race to (default the last of --methods)")
 			o.ANN.AddFlags(fs)

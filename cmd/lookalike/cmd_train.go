@@ -51,7 +51,7 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Out, "out", "model.lkm", "model file to write")
 	fs.IntVar(&o.Epochs, "epochs", 0, "passes over the training images (default: enough to see about 150,000 images, at most 30: 30 on fmnist-1k, 2 on fmnist-full)")
 	fs.IntVar(&o.BatchSize, "batch", 128, "images per training step")
-	fs.StringVar(&o.Optimizer, "optimizer", "", "adam, or sgd (with momentum 0.9) (default the method's: adam, sgd for dvsq)")
+	fs.StringVar(&o.Optimizer, "optimizer", "", "adam, or sgd (with momentum 0.9) (default the method's: "+methodOptimizers()+")")
 	fs.Float64Var(&o.LearningRate, "lr", 0, "learning rate (default the optimizer's: adam 1e-3, sgd 0.01)")
 	fs.StringVar(&o.Schedule, "lr-schedule", "cosine", "learning-rate schedule: cosine (annealed to 0 over the run) or constant")
 	fs.Int64Var(&o.Seed, "seed", 0, "seed of weight initialization and shuffling (same seed, same codes)")
@@ -213,6 +213,27 @@ func fit(ctx context.Context, o trainOptions, set, unlabelled *dataset.Set, prot
 		return training.Train(ctx, c, set)
 	}
 	return nil, badInput("method %s cannot be trained from the command line", o.Method)
+}
+
+// methodOptimizers says which optimizer the methods train with by
+// default: Adam, except those that name another (hashing.Optimized).
+func methodOptimizers() string {
+	byOptimizer := map[string][]string{}
+	var names []string
+	for _, m := range hashing.All() {
+		if o, ok := m.(hashing.Optimized); ok {
+			name, _ := o.Optimizer()
+			if byOptimizer[name] == nil {
+				names = append(names, name)
+			}
+			byOptimizer[name] = append(byOptimizer[name], m.Info().Name)
+		}
+	}
+	s := "adam"
+	for _, name := range names {
+		s += fmt.Sprintf(", %s for %s", name, strings.Join(byOptimizer[name], " and "))
+	}
+	return s
 }
 
 // chooseOptimizer returns the optimizer and learning rate of a run: the

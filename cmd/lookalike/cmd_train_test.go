@@ -93,3 +93,10 @@ func TestChooseOptimizer(t *testing.T) {
 		}
 	}
 }
+
+// TestMethodOptimizers: the help names the methods that train by SGD.
+func TestMethodOptimizers(t *testing.T) {
+	if got, want := methodOptimizers(), "adam, sgd for dhn and dvsq"; got != want {
+		t.Errorf("methodOptimizers() = %q, want %q", got, want)
+	}
+}
