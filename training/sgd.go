@@ -93,6 +93,15 @@ func DefaultLearningRate(optimizer string) float64 {
 	return 1e-3
 }
 
+// CheckOptimizer says why name is not an optimizer of the trainer, or
+// nil: "adam", "sgd", or empty for the default.
+func CheckOptimizer(name string) error {
+	if name != "" && name != Adam && name != SGD {
+		return fmt.Errorf("unknown optimizer %q (adam or sgd)", name)
+	}
+	return nil
+}
+
 // newOptimizer returns the optimizer named by c.Optimizer.
 func (c *Config) newOptimizer() (optimizer.Interface, error) {
 	switch c.Optimizer {

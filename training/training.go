@@ -250,8 +250,8 @@ func (c *Config) validate(set *dataset.Set) error {
 		return fmt.Errorf("training: learning rate %v must be positive", c.LearningRate)
 	case c.Schedule != "" && c.Schedule != "constant" && c.Schedule != "cosine":
 		return fmt.Errorf("training: unknown learning-rate schedule %q (constant or cosine)", c.Schedule)
-	case c.Optimizer != "" && c.Optimizer != Adam && c.Optimizer != SGD:
-		return fmt.Errorf("training: unknown optimizer %q (adam or sgd)", c.Optimizer)
+	case CheckOptimizer(c.Optimizer) != nil:
+		return fmt.Errorf("training: %w", CheckOptimizer(c.Optimizer))
 	case c.Bits != 0 && c.Bits != c.Net.Outputs && !quantizing(c.Method):
 		return fmt.Errorf("training: %d bits from a network of %d outputs", c.Bits, c.Net.Outputs)
 	case set.Len() < c.BatchSize:

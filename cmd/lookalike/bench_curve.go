@@ -60,8 +60,8 @@ func runBenchCurve(ctx context.Context, o benchOptions, stdout, errw io.Writer) 
 	if o.BatchSize < 2 {
 		return badInput("--batch must be at least 2")
 	}
-	if o.Optimizer != "" && o.Optimizer != training.Adam && o.Optimizer != training.SGD {
-		return badInput("unknown --optimizer %q (adam or sgd)", o.Optimizer)
+	if err := training.CheckOptimizer(o.Optimizer); err != nil {
+		return badInput("--optimizer: %v", err)
 	}
 	if o.LearningRate < 0 || math.IsNaN(o.LearningRate) || math.IsInf(o.LearningRate, 0) {
 		return badInput("--lr %v must be positive", o.LearningRate)

@@ -139,7 +139,7 @@ func TestBenchCurve_BadInput(t *testing.T) {
 		{"every zero", []string{"bench", "curve", "--methods", "dsh", "--every", "0"}, "--every must be at least 1"},
 		{"batch one", []string{"bench", "curve", "--methods", "dsh", "--batch", "1"}, "--batch must be at least 2"},
 		{"shallow method", []string{"bench", "curve", "--methods", "lsh"}, "not one"},
-		{"unknown optimizer", []string{"bench", "curve", "--methods", "dsh", "--optimizer", "lbfgs"}, `unknown --optimizer "lbfgs"`},
+		{"unknown optimizer", []string{"bench", "curve", "--methods", "dsh", "--optimizer", "lbfgs"}, `--optimizer: unknown optimizer "lbfgs"`},
 		{"negative lr", []string{"bench", "curve", "--methods", "dsh", "--lr", "-1"}, "--lr -1 must be positive"},
 		{"unknown method", []string{"bench", "curve", "--methods", "nope"}, "unknown method"},
 	}

@@ -96,8 +96,8 @@ func runTrain(ctx context.Context, o trainOptions, args []string, _, errw io.Wri
 	if len(args) > 0 {
 		return badInput("unexpected arguments %q", args)
 	}
-	if o.Optimizer != "" && o.Optimizer != training.Adam && o.Optimizer != training.SGD {
-		return badInput("unknown --optimizer %q (adam or sgd)", o.Optimizer)
+	if err := training.CheckOptimizer(o.Optimizer); err != nil {
+		return badInput("--optimizer: %v", err)
 	}
 	set, unlabelled, protocol, err := o.trainingSet(errw)
 	if err != nil {

@@ -40,7 +40,7 @@ func TestRun_BadInput(t *testing.T) {
 		{"zero bits", []string{"train", "--bits", "0"}, exitBadInput, "outside the supported range"},
 		{"too many bits", []string{"train", "--bits", "5000"}, exitBadInput, "outside the supported range"},
 		{"unknown method", []string{"train", "--method", "nope"}, exitBadInput, "unknown method"},
-		{"unknown optimizer", []string{"train", "--optimizer", "lbfgs"}, exitBadInput, `unknown --optimizer "lbfgs"`},
+		{"unknown optimizer", []string{"train", "--optimizer", "lbfgs"}, exitBadInput, `--optimizer: unknown optimizer "lbfgs"`},
 		{"unknown protocol", []string{"train", "--protocol", "cifar"}, exitBadInput, "unknown protocol"},
 		{"missing dataset", []string{"train", "--data", dir}, exitBadInput, "apt-get install -y dataset-fashion-mnist"},
 		{"no model", []string{"eval"}, exitBadInput, "--model is required"},
