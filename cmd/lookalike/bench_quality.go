@@ -198,10 +198,18 @@ func trainCommand(h modelfile.Header) string {
 	if hidden := intList(h.Network.Hidden); !slices.Equal(hidden, intList{512}) {
 		cmd += " --hidden " + hidden.String()
 	}
-	if t.Optimizer != "" && t.Optimizer != training.Adam {
-		cmd += " --optimizer " + t.Optimizer
+	// The flags name what differs from what train gives the method.
+	opt, rate := training.Adam, training.DefaultLearningRate(training.Adam)
+	if m, err := hashing.Lookup(h.Method); err == nil {
+		if o, ok := m.(hashing.Optimized); ok {
+			opt, rate = o.Optimizer()
+		}
 	}
-	if t.LearningRate != 0 && t.LearningRate != training.DefaultLearningRate(t.Optimizer) {
+	if used := cmp.Or(t.Optimizer, training.Adam); used != opt {
+		cmd += " --optimizer " + used
+		_, rate = chooseOptimizer(opt, rate, used, 0)
+	}
+	if t.LearningRate != 0 && t.LearningRate != rate {
 		cmd += fmt.Sprintf(" --lr %g", t.LearningRate)
 	}
 	if t.Schedule != "cosine" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/lookalike/lookalike/dataset"
+	"github.com/lookalike/lookalike/encoder"
 	"github.com/lookalike/lookalike/hashing"
+	"github.com/lookalike/lookalike/modelfile"
 )
 
 func TestReadLabelEmbeddings(t *testing.T) {
@@ -98,5 +101,33 @@ func TestChooseOptimizer(t *testing.T) {
 func TestMethodOptimizers(t *testing.T) {
 	if got, want := methodOptimizers(), "adam, sgd for dhn and dvsq"; got != want {
 		t.Errorf("methodOptimizers() = %q, want %q", got, want)
+	}
+}
+
+// TestTrainCommand: a row's command names the optimizer and rate only
+// where they differ from what train gives the method, so that it reruns
+// the same training.
+func TestTrainCommand(t *testing.T) {
+	const base = "lookalike train --method %s --bits 48 --protocol fmnist-1k --epochs 30 --seed 0"
+	tests := []struct {
+		method, optimizer string
+		rate              float64
+		want              string
+	}{
+		{"dsh", "", 1e-3, ""},
+		{"dsh", "adam", 1e-3, ""},
+		{"dsh", "sgd", 0.01, " --optimizer sgd"},
+		{"dsh", "adam", 2e-3, " --lr 0.002"},
+		{"dvsq", "sgd", 0.01, ""},
+		{"dvsq", "adam", 1e-3, " --optimizer adam"},
+		{"dvsq", "", 1e-3, " --optimizer adam"},
+		{"dvsq", "sgd", 0.05, " --lr 0.05"},
+	}
+	for _, tc := range tests {
+		h := modelfile.Header{Method: tc.method, Bits: 48, Network: encoder.CNN{Filters: []int{32, 64}, Hidden: []int{512}}}
+		h.Training = modelfile.Training{Protocol: "fmnist-1k", Epochs: 30, Optimizer: tc.optimizer, LearningRate: tc.rate, Schedule: "cosine"}
+		if got, want := trainCommand(h), fmt.Sprintf(base, tc.method)+tc.want; got != want {
+			t.Errorf("%s %s %g: %q, want %q", tc.method, tc.optimizer, tc.rate, got, want)
+		}
 	}
 }
