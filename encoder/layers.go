@@ -35,6 +35,8 @@ type Tape struct {
 	steps []func(grad *Node) *Node
 	vars  []*model.Variable
 	grads map[*model.Variable]*Node
+	// features is the output layer's input, set by the network.
+	features *Node
 }
 
 // NewTape returns an empty tape.
@@ -64,6 +66,13 @@ func (t *Tape) accumulate(v *model.Variable, grad *Node) {
 	}
 	t.grads[v] = grad
 }
+
+// Features returns the activations [batch, width] that the network's
+// output layer read in the pass the tape recorded (nil before the output
+// layer ran): an SGD step on that layer alone moves the outputs of the
+// batch by -rate (F F^T + 1) d for output gradients d, which a loss can use
+// to look one step ahead (hashing.GAH).
+func (t *Tape) Features() *Node { return t.features }
 
 // Variables lists the trainable variables that Backward gives gradients
 // for, in the order the layers read them.

@@ -195,6 +195,9 @@ func (c CNN) forward(scope *model.Scope, t *Tape, x *Node) *Node {
 	if fuseHidden {
 		x = FuseRows(t, x, earlier, sides)
 	}
+	if t != nil {
+		t.features = x
+	}
 	x = Dense(scope.In("%03d_out", len(c.Filters)+len(c.Hidden)), t, x, c.Outputs, false, inputGrad)
 	if c.Tanh {
 		x = Tanh(x)

@@ -25,9 +25,11 @@ type Network struct {
 	OutputWeights *Node
 }
 
-// SharedDiscriminator is a generative method whose discriminator is the
-// hashing network itself, as HashGAN's: its loss runs the network on the
-// generator's images too. The trainer calls SharedLoss in place of Loss.
+// SharedDiscriminator is a generative method whose loss runs the hashing
+// network on the generator's images too: HashGAN's (Dizaji et al.), whose
+// discriminator is the network itself, and HashGAN's (Cao et al.), whose
+// synthesized images train it. The trainer calls SharedLoss in place of
+// Loss.
 type SharedDiscriminator interface {
 	Generative
 	// SharedLoss is the loss of one mini-batch given the network.

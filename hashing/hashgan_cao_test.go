@@ -2,6 +2,7 @@ package hashing
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -223,51 +224,33 @@ func TestHashGANCao_PretrainLoss(t *testing.T) {
 	}
 }
 
-// TestHashGANCao_Synthesize: before the warm-up's end (step 4 of 10) the
-// two synthesized rows are copies of the first two real images; from
-// step 5 they are the generator's, in (0, 1), with labels in [0,
-// Classes).
-func TestHashGANCao_Synthesize(t *testing.T) {
-	m := HashGANCao{Warmup: 0.5, Noise: 3, GeneratorHidden: []int{4}}
-	real := []float32{1, 0, 1, 0, 0, 1, 0.5, 1}
-	backend, err := encoder.Backend()
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestHashGANCao_SharedLoss: the network's second pass gets one
+// generated image for each real one, of the real images' shape, and its
+// outputs join the real ones as the synthesized rows of Loss: with the
+// pass giving u2 = (1, 0) and u3 = (0, -1) for the real rows u0, u1 of
+// TestHashGANCao_Loss (the fakes conditioned on their labels 0 and 1), the
+// loss is that test's, 2.999473 from step 5 and 0.693147 at step 4.
+func TestHashGANCao_SharedLoss(t *testing.T) {
+	m := HashGANCao{Alpha: 1, Stages: 1, Gamma: 1, Synthetic: 2, Warmup: 0.5, Noise: 3, GeneratorHidden: []int{4}}
 	for _, tc := range []struct {
-		step   float32
-		copies bool
-	}{{4, true}, {5, false}} {
-		exec, err := model.NewExec(backend, model.NewStore(), func(scope *model.Scope, x, s *Node) []*Node {
-			images, labels := m.Synthesize(Batch{Images: x, Step: s, Steps: 10, Scope: scope.In("method"), Classes: 3, Labelled: 4}, 2)
-			return []*Node{images, labels}
-		})
-		if err != nil {
-			t.Fatal(err)
+		step float32
+		want float64
+	}{{5, 2.999473}, {4, 0.693147}} {
+		var seen []int
+		net := Network{Encode: func(images *Node) *Node {
+			seen = images.Shape().Dimensions
+			// Read the images, so that the generator is in the graph.
+			return Add(Const(images.Graph(), [][]float32{{1, 0}, {0, -1}}), MulScalar(ReduceAllSum(images), 0))
+		}}
+		f := func(b Batch) *Node {
+			return Add(m.SharedLoss(b, net), MulScalar(ReduceAllSum(b.Images), 0))
 		}
-		out, err := exec.Exec(ganCaoImages, tc.step)
-		if err != nil {
-			t.Fatal(err)
+		loss, _ := ganCaoLoss(t, f, ganCaoOutputs[:2], ganCaoLabels[:2], ganCaoImages[:2], 2, tc.step)
+		if math.Abs(loss-tc.want) > 1e-5 {
+			t.Errorf("step %v: loss %v, want %v", tc.step, loss, tc.want)
 		}
-		images, _ := tensors.CopyFlatData[float32](out[0])
-		labels, _ := tensors.CopyFlatData[int32](out[1])
-		if len(images) != 8 || len(labels) != 2 {
-			t.Fatalf("step %v: %d values, %d labels", tc.step, len(images), len(labels))
-		}
-		for _, l := range labels {
-			if l < 0 || l >= 3 {
-				t.Errorf("step %v: label %d", tc.step, l)
-			}
-		}
-		same := true
-		for i, v := range images {
-			same = same && v == real[i]
-			if !tc.copies && (v <= 0 || v >= 1) {
-				t.Errorf("step %v: generated value %v outside (0, 1)", tc.step, v)
-			}
-		}
-		if same != tc.copies {
-			t.Errorf("step %v: images %v, copies of the real ones: %v, want %v", tc.step, images, same, tc.copies)
+		if want := []int{2, 2, 2, 1}; !slices.Equal(seen, want) {
+			t.Errorf("step %v: the network's second pass got images %v, want %v", tc.step, seen, want)
 		}
 	}
 }

@@ -114,6 +114,11 @@ type Batch struct {
 	// size, the first holding the images as drawn and block v their
 	// Augment(v) copies, in the same order.
 	Views int
+	// Features holds the activations [rows, width] that the network's
+	// output layer read (U = Features W + b), held constant, for losses
+	// that look at where the network's next step moves U (GAH). Nil when
+	// the caller has none.
+	Features *Node
 	// Monitor holds the scalars the loss reports with Report, for the
 	// trainer's progress line, loss curves and collapse checks. Nil when
 	// the caller watches nothing.

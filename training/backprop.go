@@ -95,6 +95,18 @@ func (o *tapedOptimizer) build(net encoder.CNN, scope *model.Scope, x *Node) *No
 	return out
 }
 
+// features returns the output layer's inputs of the network built in g
+// through build, held constant (nil when none was).
+func (o *tapedOptimizer) features(g *Graph) *Node {
+	o.mu.Lock()
+	t, ok := o.tapes[g]
+	o.mu.Unlock()
+	if !ok || t.tape.Features() == nil {
+		return nil
+	}
+	return StopGradient(t.tape.Features())
+}
+
 // UpdateGraph implements optimizer.Interface.
 func (o *tapedOptimizer) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
 	o.mu.Lock()

@@ -400,16 +400,9 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		return nil, err
 	}
 	_, opt.shared = c.Method.(hashing.SharedDiscriminator)
-	// The images go on to the loss too (Batch.Images), with a
-	// synthesizer's images and their labels after the real ones.
-	synth, _ := c.Method.(hashing.Synthesizer)
+	// The images go on to the loss too (Batch.Images).
 	modelFn := func(scope *model.Scope, x *Node) []*Node {
-		if synth == nil {
-			return []*Node{opt.build(c.Net, scope.In(encoder.Scope), x), x}
-		}
-		images, labels := synthesize(&c, synth, store, x, set)
-		x = Concatenate([]*Node{x, images}, 0)
-		return []*Node{opt.build(c.Net, scope.In(encoder.Scope), x), x, labels}
+		return []*Node{opt.build(c.Net, scope.In(encoder.Scope), x), x}
 	}
 	n, size := set.Len(), set.ImageSize()
 	steps := n / c.BatchSize
@@ -434,12 +427,7 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 			U: u, Labels: labels[0], Step: step, Steps: c.Epochs * steps, Scope: store.Scope("/" + methodScope),
 			Bits: c.bits(), Classes: nclasses, Labelled: c.BatchSize,
 			Images: predictions[1], Index: labels[1], Views: views, TrainingImages: n,
-			Monitor: store.Scope("/" + monitorScope),
-		}
-		if len(predictions) > 2 {
-			// The synthesized rows, labelled by their conditions.
-			b.Labels = Concatenate([]*Node{labels[0], predictions[2]}, 0)
-			b.Index = Concatenate([]*Node{labels[1], Add(ZerosLike(predictions[2]), Scalar(u.Graph(), dtypes.Int32, hashing.Unlabelled))}, 0)
+			Monitor: store.Scope("/" + monitorScope), Features: opt.features(u.Graph()),
 		}
 		if sd, ok := c.Method.(hashing.SharedDiscriminator); ok {
 			return sd.SharedLoss(b, sharedNetwork(c.Net, store, u.Graph()))
@@ -604,16 +592,6 @@ func Train(ctx context.Context, c Config, set *dataset.Set) (*modelfile.Model, e
 		}
 	}
 	return m, nil
-}
-
-// synthesize returns the images a synthesizer adds to the batch x of real
-// images, and their labels, before the network runs.
-func synthesize(c *Config, s hashing.Synthesizer, store *model.Store, x *Node, set *dataset.Set) (images, labels *Node) {
-	step := ConvertDType(optimizer.GetGlobalStepVar(store).NodeValue(x.Graph()), x.DType())
-	return s.Synthesize(hashing.Batch{
-		Images: x, Step: step, Steps: c.Epochs * (set.Len() / c.BatchSize), Scope: store.Scope("/" + methodScope),
-		Bits: c.bits(), Classes: classes(set), Labelled: x.Shape().Dimensions[0], Views: 1, TrainingImages: set.Len(),
-	}, s.Synthesized(c.BatchSize))
 }
 
 // pretrain runs a Pretrainer's steps before the network trains and

@@ -351,3 +351,39 @@ func trainResumed(t *testing.T, c Config, s *dataset.Set) *modelfile.Model {
 	}
 	return resumed
 }
+
+// featuresProbe is DSH with a term that turns NaN unless the loss sees the
+// output layer's inputs: one row per output row, Width wide, and ReLU
+// activations (none negative).
+type featuresProbe struct {
+	hashing.DSH
+	Width int
+}
+
+func (p featuresProbe) Loss(b hashing.Batch) *Node {
+	loss := p.DSH.Loss(b)
+	f := b.Features
+	if f == nil || f.Shape().Dimensions[0] != b.U.Shape().Dimensions[0] || f.Shape().Dimensions[1] != p.Width {
+		return Add(loss, Sqrt(Scalar(b.U.Graph(), b.U.DType(), -1)))
+	}
+	return Add(loss, MulScalar(Sqrt(ReduceAllMin(f)), 0))
+}
+
+// TestTrain_Features: the loss sees the network's last hidden layer (16
+// wide in tiny's network) as Batch.Features.
+func TestTrain_Features(t *testing.T) {
+	c, s := tiny()
+	for _, tc := range []struct {
+		width int
+		ok    bool
+	}{{16, true}, {17, false}} {
+		c.Method = featuresProbe{DSH: hashing.DSH{Alpha: 0.01, MarginPerBit: 2}, Width: tc.width}
+		_, err := Train(context.Background(), c, s)
+		if tc.ok && err != nil {
+			t.Errorf("width %d: %v", tc.width, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrDiverged) {
+			t.Errorf("width %d: %v, want divergence", tc.width, err)
+		}
+	}
+}
